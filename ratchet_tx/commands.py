@@ -1,0 +1,160 @@
+# -*- test-case-name: tests.test_commands -*-
+"""
+Commands: what an application returns from its callbacks.
+
+Each command is a small value object naming what to do; the server carries it
+out (see L{ratchet_tx.dispatch}).  Returning commands instead of acting
+directly keeps applications easy to test: assert on what a callback returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from zope.interface import implementer
+
+from ratchet_tx.interfaces import ICommand, IConnection
+
+
+@implementer(ICommand)
+class SendMessage:
+    """
+    Send C{message} to C{conn}: a C{str} as text, C{bytes} as binary.
+
+    Sending the same C{message} object to many connections (a broadcast) costs
+    one encoding per protocol version, not one per connection.
+    """
+
+    __slots__ = ("conn", "message")
+
+    def __init__(self, conn: IConnection, message: str | bytes) -> None:
+        self.conn = conn
+        self.message = message
+
+    def execute(self) -> None:
+        self.conn.send(self.message)
+
+    def __repr__(self) -> str:
+        return f"SendMessage({self.conn!r}, {self.message!r})"
+
+
+@implementer(ICommand)
+class CloseConnection:
+    """
+    Close C{conn} gracefully, with a close C{code} and C{reason} where the
+    protocol has them (WebSocket); C{None} means a normal closure.
+    """
+
+    __slots__ = ("code", "conn", "reason")
+
+    def __init__(
+        self, conn: IConnection, code: int | None = None, reason: str = ""
+    ) -> None:
+        self.conn = conn
+        self.code = code
+        self.reason = reason
+
+    def execute(self) -> None:
+        self.conn.close(self.code, self.reason)
+
+    def __repr__(self) -> str:
+        return f"CloseConnection({self.conn!r}, {self.code!r}, {self.reason!r})"
+
+
+@implementer(ICommand)
+class Composite:
+    """
+    Several commands carried out in order, each on its own: one that fails is
+    reported to the application's C{onError} and the rest still run.
+
+    Built from any iterable (a generator too); nested composites are
+    flattened and C{None} entries dropped, so an application can write
+    C{Composite(SendMessage(c, msg) for c in clients)}.
+    """
+
+    __slots__ = ("commands",)
+
+    def __init__(self, *commands: ICommand | Iterable[ICommand | None] | None) -> None:
+        flat: list[ICommand] = []
+        _flatten(commands, flat)
+        self.commands: tuple[ICommand, ...] = tuple(flat)
+
+    def execute(self) -> None:
+        """
+        Run every command.  Outside a server (where failures are routed to
+        C{onError} one by one) the first exception is raised after all ran.
+        """
+        firstError: BaseException | None = None
+        for command in self.commands:
+            try:
+                command.execute()
+            except Exception as e:
+                if firstError is None:
+                    firstError = e
+        if firstError is not None:
+            raise firstError
+
+    def __iter__(self):
+        return iter(self.commands)
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    def __repr__(self) -> str:
+        return f"Composite{self.commands!r}"
+
+
+def _flatten(items: Iterable[Any], into: list[ICommand]) -> None:
+    for item in items:
+        if item is None or item is NULL:
+            continue
+        if type(item) is Composite:
+            into.extend(item.commands)
+        elif ICommand.providedBy(item):
+            into.append(item)
+        elif isinstance(item, Iterable) and not isinstance(item, (str, bytes)):
+            _flatten(item, into)
+        else:
+            raise TypeError(f"Composite takes commands, not {item!r}")
+
+
+@implementer(ICommand)
+class Null:
+    """The command that does nothing (when a callback must return one)."""
+
+    __slots__ = ()
+
+    def execute(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+#: The one L{Null} command.
+NULL = Null()
+
+
+@implementer(ICommand)
+class Call:
+    """
+    Call C{function(*args, **kwargs)} when carried out; whatever it returns (a
+    command, a Deferred, a coroutine) is carried out in turn.
+
+    Lets an application return an action that is not a message, e.g.
+    C{Call(self.audit.record, conn.id)}.
+    """
+
+    __slots__ = ("args", "function", "kwargs")
+
+    def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.function = function
+        self.args = args
+        self.kwargs = kwargs
+
+    def execute(self) -> Any:
+        return self.function(*self.args, **self.kwargs)
+
+    def __repr__(self) -> str:
+        return f"Call({self.function!r}, *{self.args!r}, **{self.kwargs!r})"

@@ -1,0 +1,158 @@
+# -*- test-case-name: tests.test_connection -*-
+"""
+Connection objects: the socket end (L{TransportConnection}) and the base for a
+protocol layer's view of it (L{ConnectionDecorator}).
+
+Every view of one connection shares the same identity, addresses and C{state};
+only C{send} and C{close} change from layer to layer.
+"""
+
+from __future__ import annotations
+
+from itertools import count
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from zope.interface import implementer
+
+from ratchet_tx.interfaces import IConnection
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IAddress, ITransport
+
+_ids = count(1)
+
+
+@implementer(IConnection)
+class TransportConnection:
+    """
+    A connection as the transport sees it: C{send} writes bytes to the socket.
+
+    A C{str} is sent as its UTF-8 encoding, so an application that echoes what
+    it gets runs unchanged over WebSocket (text) and plain TCP (bytes).
+    """
+
+    __slots__ = (
+        "_state",
+        "_transport",
+        "closed",
+        "id",
+        "localAddress",
+        "remoteAddress",
+        "view",
+    )
+
+    def __init__(self, transport: ITransport) -> None:
+        self.id = next(_ids)
+        self._transport = transport
+        self.remoteAddress: IAddress = transport.getPeer()
+        self.localAddress: IAddress = transport.getHost()
+        self._state: SimpleNamespace | None = None
+        self.closed = False
+        #: The outermost view of this connection: the one the application
+        #: sees.  Protocol layers that decorate the connection set it.
+        self.view: IConnection = self
+
+    @property
+    def state(self) -> SimpleNamespace:
+        if self._state is None:
+            self._state = SimpleNamespace()
+        return self._state
+
+    @property
+    def transport(self) -> ITransport:
+        """The Twisted transport under this connection."""
+        return self._transport
+
+    def send(self, message: str | bytes) -> None:
+        if self.closed:
+            return
+        if type(message) is str:
+            message = message.encode("utf-8")
+        self._transport.write(message)
+
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        if not self.closed:
+            self.closed = True
+            self._transport.loseConnection()
+
+    def abort(self) -> None:
+        self.closed = True
+        self._transport.abortConnection()
+
+    def pauseReading(self) -> None:
+        """Stop reading from the peer (flow control toward a slow writer)."""
+        self._transport.pauseProducing()
+
+    def resumeReading(self) -> None:
+        """Start reading from the peer again."""
+        self._transport.resumeProducing()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} #{self.id} {_describe(self.remoteAddress)}>"
+
+
+@implementer(IConnection)
+class ConnectionDecorator:
+    """
+    A protocol layer's view of a connection: wraps the connection beneath it.
+
+    Identity, addresses, C{state} and C{closed} come from the wrapped
+    connection; subclasses override L{send} and L{close} to speak their
+    protocol, using C{self.wrapped.send} for the bytes.
+    """
+
+    __slots__ = ("wrapped",)
+
+    def __init__(self, wrapped: IConnection) -> None:
+        self.wrapped = wrapped
+        self.transportConnection.view = self
+
+    @property
+    def id(self) -> int:
+        return self.wrapped.id
+
+    @property
+    def remoteAddress(self) -> IAddress:
+        return self.wrapped.remoteAddress
+
+    @property
+    def localAddress(self) -> IAddress:
+        return self.wrapped.localAddress
+
+    @property
+    def state(self) -> SimpleNamespace:
+        return self.wrapped.state
+
+    @property
+    def closed(self) -> bool:
+        return self.wrapped.closed
+
+    @property
+    def transportConnection(self) -> TransportConnection:
+        """The innermost connection, the one that owns the socket."""
+        conn = self.wrapped
+        while isinstance(conn, ConnectionDecorator):
+            conn = conn.wrapped
+        return conn  # type: ignore[return-value]
+
+    def send(self, message: str | bytes) -> None:
+        self.wrapped.send(message)
+
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        self.wrapped.close(code, reason)
+
+    def abort(self) -> None:
+        self.wrapped.abort()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} #{self.id} {_describe(self.remoteAddress)}>"
+
+
+def _describe(address: object) -> str:
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is not None and port is not None:
+        return f"{host}:{port}"
+    name = getattr(address, "name", None)
+    return str(name) if name else type(address).__name__

@@ -1,0 +1,3 @@
+"""
+Example applications, usable with C{twistd ratchet --app}.
+"""

@@ -1,0 +1,169 @@
+# -*- test-case-name: tests.test_server -*-
+"""
+The transport adapter: Twisted's L{Protocol} and L{Factory} carrying bytes
+between sockets and an L{IApplication}.
+
+This layer knows nothing of WebSocket.  It turns a Twisted connection into a
+L{TransportConnection}, passes everything it reads to the application's
+C{onMessage} as C{bytes}, guarantees C{onClose} exactly once, and does flow
+control: while a peer's outgoing buffer is backed up (the transport pauses its
+producer) we stop reading from that peer, so a client that sends requests but
+does not read the answers cannot make the server buffer without bound.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ratchet_tx.connection import TransportConnection
+from ratchet_tx.dispatch import deliver
+from ratchet_tx.interfaces import IApplication
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IAddress, IReactorTime
+    from twisted.python.failure import Failure
+
+log = Logger()
+
+#: The close code sent to clients when the server shuts down (RFC 6455 1001).
+GOING_AWAY = 1001
+
+
+@implementer(IPushProducer)
+class ServerProtocol(Protocol):
+    """
+    One connection: bytes from the transport to the application and back.
+
+    It registers itself as the transport's streaming producer, so the
+    transport tells it (C{pauseProducing}) when the peer's write buffer is
+    full; it then stops reading from that peer until the buffer drains.
+    """
+
+    factory: Server
+    connection: TransportConnection
+    writePaused = False
+    _lost = False
+
+    def connectionMade(self) -> None:
+        self.connection = TransportConnection(self.transport)
+        self.factory.protocols.add(self)
+        self.transport.registerProducer(self, True)
+        app = self.factory.app
+        deliver(app, self.connection, app.onOpen)
+
+    def dataReceived(self, data: bytes) -> None:
+        app = self.factory.app
+        deliver(app, self.connection, app.onMessage, data)
+
+    def connectionLost(self, reason: Failure) -> None:
+        if self._lost:
+            return
+        self._lost = True
+        conn = self.connection
+        conn.closed = True
+        self.factory.protocols.discard(self)
+        app = self.factory.app
+        deliver(app, conn, app.onClose)
+        self.factory._connectionGone(self)
+
+    # IPushProducer: the transport's write buffer is full / has drained.
+
+    def pauseProducing(self) -> None:
+        self.writePaused = True
+        self.transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.writePaused = False
+        self.transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class Server(Factory):
+    """
+    Serve an L{IApplication} on any Twisted server endpoint.
+
+    Raw TCP::
+
+        serverFromString(reactor, "tcp:9000").listen(Server(Chat()))
+
+    WebSocket (any version)::
+
+        serverFromString(reactor, "tcp:8080").listen(Server(WebSocket(Chat())))
+
+    @ivar app: the application (or outermost protocol layer) being served.
+    @ivar protocols: the L{ServerProtocol} of every open connection.
+    """
+
+    protocol = ServerProtocol
+    noisy = False
+
+    def __init__(self, app: IApplication) -> None:
+        if not IApplication.providedBy(app):
+            raise TypeError(f"{app!r} does not provide IApplication")
+        self.app = app
+        self.protocols: set[ServerProtocol] = set()
+        self._waiting: list[Deferred[None]] = []
+
+    def buildProtocol(self, addr: IAddress) -> ServerProtocol:
+        proto = self.protocol()
+        proto.factory = self
+        return proto
+
+    @property
+    def connections(self) -> list[TransportConnection]:
+        """The connection of every open client."""
+        return [proto.connection for proto in self.protocols]
+
+    def closeAll(
+        self,
+        timeout: float = 5.0,
+        clock: IReactorTime | None = None,
+        code: int = GOING_AWAY,
+        reason: str = "server shutting down",
+    ) -> Deferred[None]:
+        """
+        Close every connection gracefully, through the outermost protocol
+        layer (so WebSocket clients get a close frame with C{code}); abort
+        those still open after C{timeout} seconds.
+
+        @return: a Deferred that fires once every connection is gone (and
+            every C{onClose} has run).
+        """
+        if not self.protocols:
+            return succeed(None)
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        done: Deferred[None] = Deferred()
+        self._waiting.append(done)
+        for proto in list(self.protocols):
+            proto.connection.view.close(code, reason)
+
+        def abortStragglers() -> None:
+            for proto in list(self.protocols):
+                log.warn("Aborting {conn!r}: did not close in time", conn=proto.connection)
+                proto.transport.abortConnection()
+
+        timer = clock.callLater(timeout, abortStragglers)
+        done.addBoth(_cancelTimer, timer)
+        return done
+
+    def _connectionGone(self, proto: ServerProtocol) -> None:
+        if not self.protocols and self._waiting:
+            waiting, self._waiting = self._waiting, []
+            for d in waiting:
+                d.callback(None)
+
+
+def _cancelTimer(result: object, timer) -> object:
+    if timer.active():
+        timer.cancel()
+    return result
+

@@ -1,0 +1,3 @@
+"""
+The WebSocket protocol layer: every version, one port.
+"""
