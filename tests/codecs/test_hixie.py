@@ -227,12 +227,15 @@ class DecoderTests(SynchronousTestCase):
 
     def test_deadAfterError(self) -> None:
         """
-        After an error every feed raises the same error.
+        After an error every feed raises the same error, and the messages
+        that came whole before the bad bytes ride on the first one.
         """
         decoder = HixieDecoder()
-        first = self.assertRaises(ProtocolError, decoder.feed, b"\x00\xfe\xff")
+        first = self.assertRaises(ProtocolError, decoder.feed, b"\x00ok\xff\x00\xfe\xff")
         second = self.assertRaises(ProtocolError, decoder.feed, b"\x00fine\xff")
-        self.assertIs(first, second)
+        self.assertEqual(list(first.events), ["ok"])
+        self.assertEqual((second.code, second.reason), (first.code, first.reason))
+        self.assertEqual(list(second.events), [])
 
 
 class CloseTests(SynchronousTestCase):

@@ -9,7 +9,7 @@ network.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 class HandshakeError(Exception):
@@ -37,14 +37,21 @@ class ProtocolError(Exception):
     """
     The peer sent bytes that break the framing protocol; close with C{code}.
 
+    Messages that arrived whole before the offending bytes are valid, and a
+    peer may expect them handled before the connection fails (the Autobahn
+    TestSuite does): a decoder's C{feed} returns them in C{events}.
+
     @ivar code: the close code to send (1002, 1007, 1009, ...).
     @ivar reason: a short explanation, sent as the close reason.
+    @ivar events: the events completed by the same C{feed} call before the
+        error, in order.
     """
 
-    def __init__(self, code: int, reason: str) -> None:
+    def __init__(self, code: int, reason: str, events: Sequence[object] = ()) -> None:
         super().__init__(code, reason)
         self.code = code
         self.reason = reason
+        self.events = events
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason}"

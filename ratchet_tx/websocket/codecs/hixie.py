@@ -179,8 +179,8 @@ class HixieDecoder:
         @return: the messages and close completed by these bytes, in order.
         @raise ProtocolError: 1007 for a text message that is not UTF-8, 1009
             for a frame over L{maxMessageSize}, 1002 for an endless length.
-            Messages decoded earlier in the same call are dropped with it:
-            the connection is failing.
+            Messages decoded earlier in the same call are in its C{events}.
+            Every later call raises the same error again, without events.
         """
         if self._error is not None:
             raise self._error
@@ -192,9 +192,9 @@ class HixieDecoder:
         try:
             self._decode(data, events)
         except ProtocolError as error:
-            self._error = error
+            self._error = ProtocolError(error.code, error.reason)
             self._pieces = []
-            raise
+            raise ProtocolError(error.code, error.reason, events) from None
         return events
 
     def _decode(self, data: bytes, events: list[str | Close]) -> None:

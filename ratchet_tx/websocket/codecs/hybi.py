@@ -1,0 +1,556 @@
+# -*- test-case-name: tests.codecs.test_hybi -*-
+"""
+Framing for HyBi-07, HyBi-08 to -12 and RFC 6455 (C{Sec-WebSocket-Version} 7,
+8 and 13), which share one frame format.
+
+Theory of operation
+===================
+
+A frame is a header of 2 to 14 bytes followed by its payload::
+
+    byte 0     FIN | RSV1 RSV2 RSV3 | opcode (4 bits)
+    byte 1     MASK | length (7 bits): 0-125, or 126 / 127 for a 2 / 8 byte
+               big-endian length after it
+    [4 bytes]  masking key, when MASK is set (always from a client, never
+               from a server); the payload is XORed with it
+
+A message is one TEXT or BINARY frame, or such a frame with FIN clear followed
+by CONTINUATION frames up to one with FIN set.  Control frames (CLOSE, PING,
+PONG) carry at most 125 bytes, are never fragmented and may come between the
+fragments of a message.
+
+L{FrameDecoder.feed} runs over each read in one loop with an offset into it.
+The common case, a frame that is complete in the read and is a whole message,
+is handled inline: header checks, one slice, one unmask, one
+C{bytes.decode}.  Everything else goes through two small steps that keep
+state between reads:
+
+    - L{FrameDecoder._startFrame} checks a data frame's place in the message
+      (continuation or start) and the message size, and records the frame
+      whose payload is now arriving;
+    - L{FrameDecoder._receivePayload} takes whatever part of that payload the
+      read holds, unmasks it, validates text at once (so invalid UTF-8 fails
+      the connection as soon as it arrives, even mid-frame), and completes the
+      message when the final frame ends.
+
+So a payload is never buffered in raw form: what is kept between reads is at
+most one incomplete header or control frame (C{bytes} of at most
+L{_MAX_BUFFERED} length) plus the already-received parts of the message,
+whose declared size was checked against the limits from the header alone.
+
+Bad input raises a L{ProtocolError} with the close code to send, which also
+carries the events completed before the bad bytes;
+the decoder then stays failed.  After a CLOSE frame it ignores anything else.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
+from ratchet_tx.websocket.codecs.errors import ProtocolError
+from ratchet_tx.websocket.codecs.events import Close, Event, Ping, Pong
+from ratchet_tx.websocket.codecs.utf8 import Utf8Decoder
+
+
+class Opcode(IntEnum):
+    """Frame opcodes (RFC 6455 section 5.2); the others are reserved."""
+
+    CONTINUATION = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    CLOSE = 0x8
+    PING = 0x9
+    PONG = 0xA
+
+
+# Header byte 0.
+FIN = 0x80
+#: The RSV bits as a 3-bit number: RSV1 (used by permessage-deflate) is 4.
+RSV1 = 0b100
+RSV2 = 0b010
+RSV3 = 0b001
+_RSV_SHIFT = 4
+_RSV_BITS = 0b111
+_OPCODE_BITS = 0x0F
+
+# Header byte 1.
+MASK_BIT = 0x80
+_LENGTH_BITS = 0x7F
+
+#: The largest payload length that fits in the 7-bit length field, and the
+#: most a control frame may carry.
+MAX_PAYLOAD_NORMAL = 125
+#: A 7-bit length of this value announces a 16-bit length.
+PAYLOAD_LENGTH_16 = 126
+#: A 7-bit length of this value announces a 64-bit length.
+PAYLOAD_LENGTH_64 = 127
+#: The largest payload length that fits in the 16-bit length field.
+MAX_PAYLOAD_16 = 2**16 - 1
+#: The 64-bit length field must have its most significant bit clear.
+MAX_PAYLOAD_64 = 2**63 - 1
+_LENGTH_16_SIZE = 2
+_LENGTH_64_SIZE = 8
+MASK_KEY_SIZE = 4
+_MAX_HEADER_SIZE = 2 + _LENGTH_64_SIZE + MASK_KEY_SIZE
+#: The most the decoder keeps unparsed between reads: a header with a control
+#: frame's payload, the only kind of frame it waits to have whole.
+_MAX_BUFFERED = _MAX_HEADER_SIZE + MAX_PAYLOAD_NORMAL
+
+#: A close payload is empty, or a 2-byte code followed by a UTF-8 reason.
+CLOSE_CODE_SIZE = 2
+MAX_CLOSE_REASON = MAX_PAYLOAD_NORMAL - CLOSE_CODE_SIZE
+
+#: Default for the largest frame and the largest message a peer may send.
+DEFAULT_MAX_FRAME_SIZE = 16 * 2**20
+DEFAULT_MAX_MESSAGE_SIZE = 16 * 2**20
+
+#: Payloads from this size on are unmasked with C{bytes.translate} on strided
+#: slices; smaller ones with one XOR of two big integers (faster up to here).
+_TRANSLATE_MASK_THRESHOLD = 512
+_XOR_TABLES = [bytes(byte ^ keyByte for byte in range(256)) for keyByte in range(256)]
+
+#: UTF-8 lead bytes start with 0b11; continuation bytes with 0b10.
+_UTF8_CONTINUATION_MASK = 0xC0
+_UTF8_CONTINUATION = 0x80
+
+# Plain ints for the decoding loop: comparing with an enum member costs an
+# attribute lookup each time.
+_CONTINUATION = int(Opcode.CONTINUATION)
+_TEXT = int(Opcode.TEXT)
+_BINARY = int(Opcode.BINARY)
+_CLOSE = int(Opcode.CLOSE)
+_PING = int(Opcode.PING)
+_PONG = int(Opcode.PONG)
+_FIN_TEXT = FIN | _TEXT
+_FIN_BINARY = FIN | _BINARY
+
+_fromBytes = int.from_bytes
+
+
+def applyMask(data: bytes, key: bytes) -> bytes:
+    """
+    XOR C{data} with the 4-byte masking C{key}, repeated (RFC 6455 section
+    5.3).  Masking and unmasking are the same operation.
+
+    @param data: the payload, or a part of it that starts at an offset
+        multiple of 4 (rotate the key otherwise).
+    @param key: the 4-byte masking key.
+    @return: the masked (or unmasked) bytes.
+    """
+    size = len(data)
+    if size < _TRANSLATE_MASK_THRESHOLD:
+        keys = (key * (size // MASK_KEY_SIZE + 1))[:size]
+        return (_fromBytes(data, "little") ^ _fromBytes(keys, "little")).to_bytes(size, "little")
+    masked = bytearray(data)
+    for index in range(MASK_KEY_SIZE):
+        masked[index::MASK_KEY_SIZE] = masked[index::MASK_KEY_SIZE].translate(
+            _XOR_TABLES[key[index]]
+        )
+    return bytes(masked)
+
+
+def _fail(reason: str) -> ProtocolError:
+    return ProtocolError(CloseCode.PROTOCOL_ERROR, reason)
+
+
+def _tooBig(length: int) -> ProtocolError:
+    return ProtocolError(CloseCode.MESSAGE_TOO_BIG, f"frame of {length} bytes is too big")
+
+
+def _checkControl(b0: int, length: int) -> None:
+    """
+    Check the header of a frame whose opcode is neither TEXT, BINARY nor
+    CONTINUATION.
+
+    @param b0: the first byte of the header.
+    @param length: the 7-bit length field.
+    """
+    opcode = b0 & _OPCODE_BITS
+    if opcode < _CLOSE or opcode > _PONG:
+        raise _fail(f"reserved opcode {opcode}")
+    if not b0 & FIN:
+        raise _fail("fragmented control frame")
+    if length > MAX_PAYLOAD_NORMAL:
+        raise _fail("control frame payload over 125 bytes")
+
+
+def _closeEvent(payload: bytes) -> Close:
+    """
+    Parse and check the payload of a CLOSE frame.
+    """
+    if not payload:
+        return Close(None, "")
+    if len(payload) < CLOSE_CODE_SIZE:
+        raise _fail("close frame with a 1-byte payload")
+    code = _fromBytes(payload[:CLOSE_CODE_SIZE], "big")
+    if not isValidWireCode(code):
+        raise _fail(f"invalid close code {code}")
+    try:
+        reason = payload[CLOSE_CODE_SIZE:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(CloseCode.INVALID_PAYLOAD, "invalid UTF-8 in close reason") from None
+    return Close(code, reason)
+
+
+class FrameDecoder:
+    """
+    Turn the bytes a peer sends into messages and control events.
+
+    @ivar maxFrameSize: the largest payload accepted in one frame.
+    @ivar maxMessageSize: the largest message accepted, all fragments
+        together.
+    """
+
+    __slots__ = (
+        "maxFrameSize",
+        "maxMessageSize",
+        "_frameLimit",
+        "_maskBit",
+        "_forbiddenRsv",
+        "_buffer",
+        "_error",
+        "_closed",
+        # The data frame whose payload is arriving (see _startFrame).
+        "_remaining",
+        "_received",
+        "_key",
+        "_fin",
+        # The message being assembled: _messageOpcode is _TEXT or _BINARY,
+        # or _CONTINUATION when no message is in progress.
+        "_messageOpcode",
+        "_messageSize",
+        "_parts",
+        "_utf8",
+    )
+
+    def __init__(
+        self,
+        *,
+        maxFrameSize: int = DEFAULT_MAX_FRAME_SIZE,
+        maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE,
+        expectMasked: bool = True,
+        allowedRsv: int = 0,
+    ) -> None:
+        """
+        @param maxFrameSize: the largest payload accepted in one frame; a
+            larger one fails with 1009 as soon as its header arrives.
+        @param maxMessageSize: the largest message accepted, all fragments
+            together; fails with 1009 too.
+        @param expectMasked: C{True} on a server, where every frame from the
+            client must be masked; C{False} on a client, where no frame from
+            the server may be.  Either mistake fails with 1002.
+        @param allowedRsv: the RSV bits (L{RSV1}, L{RSV2}, L{RSV3}) that a
+            negotiated extension defines; any other set bit fails with 1002.
+            The bits are not reported yet: an extension such as
+            permessage-deflate would decompress a message whose first frame
+            has RSV1, where L{_receivePayload} completes it.
+        """
+        self.maxFrameSize = maxFrameSize
+        self.maxMessageSize = maxMessageSize
+        self._frameLimit = min(maxFrameSize, maxMessageSize)
+        self._maskBit = MASK_BIT if expectMasked else 0
+        self._forbiddenRsv = (_RSV_BITS & ~allowedRsv) << _RSV_SHIFT
+        self._buffer = b""
+        self._error: ProtocolError | None = None
+        self._closed = False
+        self._remaining = 0
+        self._received = 0
+        self._key: bytes | None = None
+        self._fin = False
+        self._messageOpcode = _CONTINUATION
+        self._messageSize = 0
+        self._parts: list[str] | list[bytes] = []
+        self._utf8 = Utf8Decoder()
+
+    def feed(self, data: bytes) -> list[Event]:
+        """
+        Parse the next bytes received.
+
+        @param data: any number of bytes, split anywhere.
+        @return: the events completed by C{data}, in order: a C{str} for each
+            text message, C{bytes} for each binary message, and L{Ping},
+            L{Pong} and L{Close} for control frames.  After a L{Close}, the
+            rest of C{data} and every later call are ignored.
+        @raise ProtocolError: the peer broke the protocol; deliver the error's
+            C{events}, then close the connection with its C{code}.  Every
+            later call raises a L{ProtocolError} with the same code and
+            reason.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            return []
+        events: list[Event] = []
+        try:
+            self._parse(data, events)
+        except ProtocolError as error:
+            self._error = ProtocolError(error.code, error.reason)
+        except UnicodeDecodeError:
+            self._error = ProtocolError(CloseCode.INVALID_PAYLOAD, "invalid UTF-8 in text")
+        else:
+            return events
+        raise ProtocolError(self._error.code, self._error.reason, events)
+
+    def _parse(self, data: bytes, events: list[Event]) -> None:
+        """
+        Parse C{data} into C{events}: the body of L{feed}.
+        """
+        pos = 0
+        if self._remaining:
+            pos = self._receivePayload(data, pos, events)
+            if self._remaining:
+                return
+        if self._buffer:
+            data = self._buffer + data[pos:]
+            pos = 0
+            self._buffer = b""
+        end = len(data)
+        maskBit = self._maskBit
+        forbiddenRsv = self._forbiddenRsv
+        frameLimit = self._frameLimit
+        idle = self._messageOpcode == _CONTINUATION
+        append = events.append
+        key = None
+
+        while end - pos > 1:
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            if b0 & forbiddenRsv or (b1 & MASK_BIT) != maskBit:
+                raise self._headerError(b0)
+            opcode = b0 & _OPCODE_BITS
+            length = b1 & _LENGTH_BITS
+            if opcode > _BINARY:
+                _checkControl(b0, length)
+            start = pos + 2
+            if length > MAX_PAYLOAD_NORMAL:
+                if length == PAYLOAD_LENGTH_16:
+                    if end - start < _LENGTH_16_SIZE:
+                        break
+                    length = _fromBytes(data[start : start + _LENGTH_16_SIZE], "big")
+                    start += _LENGTH_16_SIZE
+                else:
+                    if end - start < _LENGTH_64_SIZE:
+                        break
+                    length = _fromBytes(data[start : start + _LENGTH_64_SIZE], "big")
+                    start += _LENGTH_64_SIZE
+                    if length > MAX_PAYLOAD_64:
+                        raise _fail("64-bit payload length with the top bit set")
+            if length > frameLimit and opcode <= _BINARY:
+                raise _tooBig(length)
+            if maskBit:
+                if end - start < MASK_KEY_SIZE:
+                    break
+                key = data[start : start + MASK_KEY_SIZE]
+                start += MASK_KEY_SIZE
+            stop = start + length
+
+            if idle and stop <= end and (b0 == _FIN_TEXT or b0 == _FIN_BINARY):
+                # A whole message in one frame, all of it in this read.
+                payload = data[start:stop]
+                if key is not None:
+                    if length < _TRANSLATE_MASK_THRESHOLD:
+                        # applyMask, inlined for the most common frames.
+                        keys = (key * (length // MASK_KEY_SIZE + 1))[:length]
+                        payload = (
+                            _fromBytes(payload, "little") ^ _fromBytes(keys, "little")
+                        ).to_bytes(length, "little")
+                    else:
+                        payload = applyMask(payload, key)
+                append(payload if b0 == _FIN_BINARY else payload.decode("utf-8"))
+                pos = stop
+            elif opcode > _BINARY:
+                # Control frames are small: wait until one is whole.
+                if stop > end:
+                    break
+                payload = data[start:stop]
+                if key is not None:
+                    payload = applyMask(payload, key)
+                pos = stop
+                if opcode == _PING:
+                    append(Ping(payload))
+                elif opcode == _PONG:
+                    append(Pong(payload))
+                else:
+                    append(_closeEvent(payload))
+                    self._closed = True
+                    return
+            else:
+                self._startFrame(opcode, bool(b0 & FIN), key, length)
+                pos = self._receivePayload(data, start, events)
+                idle = self._messageOpcode == _CONTINUATION
+
+        if pos < end:
+            self._buffer = data[pos:]
+
+    def _headerError(self, b0: int) -> ProtocolError:
+        """
+        Explain why the first two bytes of a header were refused: reserved
+        bits or the mask bit.
+        """
+        if b0 & self._forbiddenRsv:
+            return _fail("reserved bits set without an extension to define them")
+        return _fail("unmasked frame" if self._maskBit else "masked frame")
+
+    def _startFrame(self, opcode: int, fin: bool, key: bytes | None, length: int) -> None:
+        """
+        Check a data frame's place in the message and its size, and make it
+        the frame whose payload L{_receivePayload} takes.
+        """
+        if opcode == _CONTINUATION:
+            if self._messageOpcode == _CONTINUATION:
+                raise _fail("continuation frame without a message to continue")
+        else:
+            if self._messageOpcode != _CONTINUATION:
+                raise _fail("new message before the fragmented one ended")
+            self._messageOpcode = opcode
+            self._messageSize = 0
+            self._parts = []
+            self._utf8.reset()
+        self._messageSize += length
+        if self._messageSize > self.maxMessageSize:
+            raise ProtocolError(
+                CloseCode.MESSAGE_TOO_BIG,
+                f"message of over {self.maxMessageSize} bytes is too big",
+            )
+        self._fin = fin
+        self._key = key
+        self._received = 0
+        self._remaining = length
+
+    def _receivePayload(self, data: bytes, pos: int, events: list[Event]) -> int:
+        """
+        Take the part of the current frame's payload that C{data} holds from
+        C{pos} on; if that ends the message, append it to C{events}.
+
+        @return: the offset in C{data} after the part taken.
+        """
+        piece = data[pos : pos + self._remaining]
+        size = len(piece)
+        key = self._key
+        if key is not None and size:
+            offset = self._received % MASK_KEY_SIZE
+            piece = applyMask(piece, key[offset:] + key[:offset])
+        self._received += size
+        self._remaining -= size
+        done = self._fin and not self._remaining
+        parts = self._parts
+        if self._messageOpcode == _TEXT:
+            text = self._utf8.decode(piece, done)
+            if text:
+                parts.append(text)
+            if done:
+                events.append("".join(parts))
+        else:
+            if piece:
+                parts.append(piece)
+            if done:
+                events.append(b"".join(parts))
+        if done:
+            # An extension like permessage-deflate would transform the
+            # message here, before it is reported.
+            self._messageOpcode = _CONTINUATION
+            self._parts = []
+        return pos + size
+
+
+def encodeFrame(
+    opcode: int,
+    payload: bytes,
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bytes | None = None,
+) -> bytes:
+    """
+    Build one frame.  Nothing is checked, so tests can build invalid frames
+    too: prefer the C{encode*} functions below.
+
+    @param opcode: an L{Opcode}, or any 4-bit value.
+    @param payload: the payload, unmasked.
+    @param fin: whether the frame ends its message.
+    @param rsv: the RSV bits, a 3-bit number (L{RSV1} is 4).
+    @param mask: a 4-byte masking key (a client must send one per frame,
+        chosen at random), or C{None} for an unmasked frame.
+    @return: the frame's bytes.
+    """
+    b0 = (FIN if fin else 0) | rsv << _RSV_SHIFT | opcode
+    if mask is None:
+        return _header(b0, 0, len(payload)) + payload
+    return _header(b0, MASK_BIT, len(payload)) + mask + applyMask(payload, mask)
+
+
+def _header(b0: int, maskBit: int, length: int) -> bytes:
+    if length <= MAX_PAYLOAD_NORMAL:
+        return bytes((b0, maskBit | length))
+    if length <= MAX_PAYLOAD_16:
+        return bytes((b0, maskBit | PAYLOAD_LENGTH_16)) + length.to_bytes(_LENGTH_16_SIZE, "big")
+    return bytes((b0, maskBit | PAYLOAD_LENGTH_64)) + length.to_bytes(_LENGTH_64_SIZE, "big")
+
+
+def encodeText(text: str) -> bytes:
+    """
+    Build an unmasked frame holding a whole text message (server to client).
+    """
+    payload = text.encode("utf-8")
+    return _header(FIN | _TEXT, 0, len(payload)) + payload
+
+
+def encodeBinary(data: bytes) -> bytes:
+    """
+    Build an unmasked frame holding a whole binary message (server to client).
+    """
+    return _header(FIN | _BINARY, 0, len(data)) + data
+
+
+def _encodeControl(opcode: int, payload: bytes) -> bytes:
+    if len(payload) > MAX_PAYLOAD_NORMAL:
+        raise ValueError(
+            f"control frame payload of {len(payload)} bytes, over {MAX_PAYLOAD_NORMAL}"
+        )
+    return bytes((FIN | opcode, len(payload))) + payload
+
+
+def encodePing(payload: bytes = b"") -> bytes:
+    """
+    Build an unmasked PING frame.
+
+    @raise ValueError: C{payload} is over 125 bytes.
+    """
+    return _encodeControl(_PING, payload)
+
+
+def encodePong(payload: bytes = b"") -> bytes:
+    """
+    Build an unmasked PONG frame, the answer to a PING with C{payload}.
+
+    @raise ValueError: C{payload} is over 125 bytes.
+    """
+    return _encodeControl(_PONG, payload)
+
+
+def encodeClose(code: int | None = None, reason: str = "") -> bytes:
+    """
+    Build an unmasked CLOSE frame.
+
+    @param code: the close code, or C{None} for an empty payload.
+    @param reason: why; cut to fit in the 125-byte payload, at a character
+        boundary.  Only sent with a code.
+    @raise ValueError: C{code} may not be sent (see
+        L{closecodes.isValidWireCode}), or C{reason} is given without a
+        C{code}.
+    """
+    if code is None:
+        if reason:
+            raise ValueError("a close reason needs a close code")
+        return _encodeControl(_CLOSE, b"")
+    if not isValidWireCode(code):
+        raise ValueError(f"close code {code} may not be sent")
+    encoded = reason.encode("utf-8")
+    if len(encoded) > MAX_CLOSE_REASON:
+        cut = MAX_CLOSE_REASON
+        # Back up to the lead byte of the character the limit falls in.
+        while encoded[cut] & _UTF8_CONTINUATION_MASK == _UTF8_CONTINUATION:
+            cut -= 1
+        encoded = encoded[:cut]
+    return _encodeControl(_CLOSE, code.to_bytes(CLOSE_CODE_SIZE, "big") + encoded)
