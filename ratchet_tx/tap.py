@@ -8,6 +8,7 @@ C{twistd ratchet}: command-line options and the service they build.
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet.endpoints import serverFromString
@@ -16,9 +17,11 @@ from twisted.python import usage
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.service import ServerService
+from ratchet_tx.websocket import settings as ws
+from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
 
-PROTOCOLS = ("raw",)
-DEFAULT_PROTOCOL = "raw"
+PROTOCOLS = ("websocket", "raw")
+DEFAULT_PROTOCOL = "websocket"
 DEFAULT_LISTEN = "tcp:8080"
 DEFAULT_APP = "ratchet_tx.examples.chat:Chat"
 
@@ -54,11 +57,88 @@ class Options(usage.Options):
             "Seconds to wait for clients to close when the server stops.",
             float,
         ],
+        # The WebSocket layer's limits (ignored with --protocol raw).
+        [
+            "max-message-size",
+            None,
+            ws.DEFAULT_MAX_MESSAGE_SIZE,
+            "Largest WebSocket message accepted, in bytes (suffixes K, M, G); "
+            "larger ones close the connection with 1009.",
+        ],
+        [
+            "max-frame-size",
+            None,
+            None,
+            "Largest WebSocket frame payload accepted (default: --max-message-size).",
+        ],
+        [
+            "max-handshake-size",
+            None,
+            ws.DEFAULT_MAX_HANDSHAKE_SIZE,
+            "Largest opening-handshake request head; larger ones get 431.",
+        ],
+        [
+            "handshake-timeout",
+            None,
+            ws.DEFAULT_HANDSHAKE_TIMEOUT,
+            "Seconds a client has to complete the opening handshake.",
+            float,
+        ],
+        [
+            "close-timeout",
+            None,
+            ws.DEFAULT_CLOSE_TIMEOUT,
+            "Seconds to wait for a client to answer our close.",
+            float,
+        ],
+        [
+            "ping-interval",
+            None,
+            ws.DEFAULT_PING_INTERVAL,
+            "Ping a client after this many quiet seconds (0: never).",
+            float,
+        ],
+        [
+            "ping-timeout",
+            None,
+            ws.DEFAULT_PING_TIMEOUT,
+            "Drop a client that does not answer a ping within this many seconds.",
+            float,
+        ],
+        [
+            "hixie-idle-timeout",
+            None,
+            ws.DEFAULT_HIXIE_IDLE_TIMEOUT,
+            "Close a Hixie-76/75 client (which cannot be pinged) after this many "
+            "quiet seconds (0: never).",
+            float,
+        ],
     ]
+
+    optFlags = [
+        [
+            "secure-location",
+            None,
+            "Tell Hixie-76/75 clients their location is wss:// even on plain "
+            "TCP (behind a TLS-terminating proxy).",
+        ],
+        [
+            "require-origin",
+            None,
+            "With --origin: refuse requests that carry no Origin header.",
+        ],
+    ]
+
+    compData = usage.Completions(
+        optActions={"protocol": usage.CompleteList(PROTOCOLS)}
+    )
 
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["origins"] = []
+        self["subprotocols"] = []
+        self["disabled-versions"] = []
 
     def opt_listen(self, description: str) -> None:
         """
@@ -71,6 +151,33 @@ class Options(usage.Options):
 
     opt_l = opt_listen
 
+    def opt_origin(self, origin: str) -> None:
+        """
+        Accept WebSocket handshakes only from this Origin, e.g.
+        https://example.com (repeatable; default: any origin).  Others get 403.
+        """
+        self["origins"].append(origin)
+
+    def opt_subprotocol(self, name: str) -> None:
+        """
+        A WebSocket sub-protocol the application speaks, in order of
+        preference (repeatable; default: the application's subprotocols).
+        """
+        self["subprotocols"].append(name)
+
+    def opt_disable_version(self, name: str) -> None:
+        """
+        Refuse clients of this WebSocket version (repeatable): one of
+        rfc6455, hybi-10, hybi-07, hixie-76, hixie-75.
+        """
+        try:
+            self["disabled-versions"].append(WebSocketVersion(name))
+        except ValueError:
+            names = ", ".join(v.value for v in WebSocketVersion)
+            raise usage.UsageError(
+                f"--disable-version takes one of {names}, not {name!r}"
+            ) from None
+
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
@@ -80,7 +187,53 @@ class Options(usage.Options):
             )
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
+        for name in ("max-message-size", "max-frame-size", "max-handshake-size"):
+            if self[name] is not None:
+                self[name] = parseSize(name, self[name])
+        versions = ALL_VERSIONS - frozenset(self["disabled-versions"])
+        if not versions:
+            raise usage.UsageError("--disable-version: every WebSocket version is disabled")
+        try:
+            self["websocket"] = ws.Settings.build(
+                versions=versions,
+                origins=self["origins"] or None,
+                requireOrigin=self["require-origin"],
+                maxMessageSize=self["max-message-size"],
+                maxFrameSize=self["max-frame-size"] or self["max-message-size"],
+                maxHandshakeSize=self["max-handshake-size"],
+                handshakeTimeout=self["handshake-timeout"],
+                closeTimeout=self["close-timeout"],
+                pingInterval=self["ping-interval"] or None,
+                pingTimeout=self["ping-timeout"],
+                hixieIdleTimeout=self["hixie-idle-timeout"] or None,
+                secure=True if self["secure-location"] else None,
+                **({"subprotocols": self["subprotocols"]} if self["subprotocols"] else {}),
+            )
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
         self["application"] = loadApplication(self["app"] or DEFAULT_APP)
+
+
+_SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parseSize(option: str, value: object) -> int:
+    """
+    Parse a byte count such as C{65536}, C{64K}, C{16M} or C{1G}.
+
+    @raise usage.UsageError: if C{value} is not a positive size.
+    """
+    text = str(value).strip().upper().removesuffix("B").removesuffix("I")
+    number, suffix = text, ""
+    if text and text[-1] in "KMG":
+        number, suffix = text[:-1], text[-1]
+    try:
+        size = int(number) * _SIZE_SUFFIXES[suffix]
+    except ValueError:
+        raise usage.UsageError(f"--{option} takes a size like 65536, 64K or 16M") from None
+    if size <= 0:
+        raise usage.UsageError(f"--{option} must be positive")
+    return size
 
 
 def loadApplication(spec: str) -> IApplication:
@@ -125,6 +278,13 @@ def makeService(options: Options) -> ServerService:
     from twisted.internet import reactor
 
     app: IApplication = options["application"]
+    if options["protocol"] == "websocket":
+        from ratchet_tx.websocket import WebSocket
+
+        settings = options["websocket"]
+        if not options["subprotocols"]:
+            settings = replace(settings, subprotocols=tuple(getattr(app, "subprotocols", ())))
+        app = WebSocket(app, settings=settings)
     server = Server(app)
     endpoints = [serverFromString(reactor, description) for description in options["listen"]]
     return ServerService(server, endpoints, shutdownTimeout=options["shutdown-timeout"])

@@ -1,0 +1,160 @@
+# -*- test-case-name: tests.websocket.test_layer -*-
+"""
+C{WebSocket(app)}: the protocol layer that serves any L{IApplication} to
+WebSocket clients of every version at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ratchet_tx.interfaces import IApplication, IConnection
+from ratchet_tx.websocket.codecs.closecodes import CloseCode
+from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
+from ratchet_tx.websocket.connection import WebSocketConnection
+from ratchet_tx.websocket.framing import HixieFraming, HybiFraming
+from ratchet_tx.websocket.settings import Settings
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+    from twisted.python.failure import Failure
+
+log = Logger()
+
+#: Called with the connection once its opening handshake has arrived; may
+#: raise (or return a Deferred that fails with)
+#: L{ratchet_tx.websocket.HandshakeError} to refuse it with an HTTP status.
+HandshakeHook = Callable[[WebSocketConnection], Any]
+
+
+@implementer(IApplication)
+class WebSocket:
+    """
+    Serve C{app} over WebSocket: RFC 6455, HyBi-10, HyBi-07, Hixie-76 and
+    Hixie-75 clients, all on one port::
+
+        Server(WebSocket(Chat()))
+        Server(WebSocket(Chat(), maxMessageSize=4 * MiB, origins=["https://example.com"]))
+
+    The application sees L{WebSocketConnection}s: C{send(str)} sends a text
+    message, C{send(bytes)} a binary one, framed for each client's version.
+
+    @param app: the application to serve.
+    @param onHandshake: optional L{HandshakeHook}; by default the
+        application's own C{onHandshake} method, if it has one.
+    @param clock: the reactor's clock (for timeouts and pings); the global
+        reactor by default.
+    @param settings: a L{Settings}; or give its fields as keyword arguments.
+        C{subprotocols} defaults to the application's C{subprotocols}
+        attribute, if it has one.
+    """
+
+    def __init__(
+        self,
+        app: IApplication,
+        *,
+        onHandshake: HandshakeHook | None = None,
+        clock: IReactorTime | None = None,
+        settings: Settings | None = None,
+        **options: Any,
+    ) -> None:
+        if not IApplication.providedBy(app):
+            raise TypeError(f"{app!r} does not provide IApplication")
+        if settings is not None and options:
+            raise TypeError("give either settings or their fields, not both")
+        if settings is None:
+            options.setdefault("subprotocols", getattr(app, "subprotocols", ()))
+            settings = Settings.build(**options)
+        self.app = app
+        self.settings = settings
+        self.onHandshake = onHandshake if onHandshake is not None else getattr(
+            app, "onHandshake", None
+        )
+        self._clock = clock
+        self._hybi = HybiFraming()
+        self._hixie = HixieFraming()
+        self._connections: dict[IConnection, WebSocketConnection] = {}
+        self._open: set[WebSocketConnection] = set()
+        self._heartbeat: LoopingCall | None = None
+
+    @property
+    def clock(self) -> IReactorTime:
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor  # type: ignore[assignment]
+        return self._clock  # type: ignore[return-value]
+
+    @property
+    def connections(self) -> frozenset[WebSocketConnection]:
+        """Every connection whose opening handshake has completed."""
+        return frozenset(self._open)
+
+    def framingFor(self, version: WebSocketVersion) -> HybiFraming | HixieFraming:
+        """The frame format (shared by all connections) of C{version}."""
+        return self._hixie if version.isHixie else self._hybi
+
+    # IApplication, as seen from the layer below (bytes).
+
+    def onOpen(self, conn: IConnection) -> None:
+        self._connections[conn] = WebSocketConnection(conn, self)
+
+    def onMessage(self, conn: IConnection, data: bytes) -> None:
+        self._connections[conn].dataReceived(data)
+
+    def onClose(self, conn: IConnection) -> None:
+        ws = self._connections.get(conn)
+        if ws is not None:
+            ws.connectionLost()
+
+    def onError(self, conn: IConnection, failure: Failure) -> None:
+        # Errors of the application itself are routed to its own onError by
+        # the connection; reaching here means this layer failed.
+        log.failure("WebSocket layer failed on {conn!r}", failure, conn=conn)
+        ws = self._connections.get(conn)
+        try:
+            if ws is not None:
+                ws._fail(CloseCode.INTERNAL_ERROR, "internal error")
+            else:
+                conn.close()
+        except Exception:
+            conn.abort()
+
+    # Bookkeeping for the connections.
+
+    def _opened(self, ws: WebSocketConnection) -> None:
+        self._open.add(ws)
+        if self._heartbeat is None:
+            period = self._heartbeatPeriod()
+            if period is not None:
+                self._heartbeat = LoopingCall(self._beat)
+                self._heartbeat.clock = self.clock
+                self._heartbeat.start(period, now=False)
+
+    def _forget(self, ws: WebSocketConnection) -> None:
+        self._connections.pop(ws.wrapped, None)
+        self._open.discard(ws)
+        if not self._open and self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+
+    def _heartbeatPeriod(self) -> float | None:
+        """
+        How often to check connections: often enough that a ping or idle
+        timeout is noticed within a quarter of its length.
+        """
+        s = self.settings
+        waits = [w for w in (s.pingInterval, s.hixieIdleTimeout) if w is not None]
+        if s.pingInterval is not None:
+            waits.append(s.pingTimeout)
+        return min(waits) / 4 if waits else None
+
+    def _beat(self) -> None:
+        now = self.clock.seconds()
+        for ws in list(self._open):
+            ws.heartbeat(now)

@@ -1,0 +1,125 @@
+# -*- test-case-name: tests.websocket.test_settings -*-
+"""
+Every limit and timeout of the WebSocket layer, named, documented and bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
+
+KiB = 1024
+MiB = 1024 * KiB
+
+#: Largest request head (request line and headers) accepted; beyond: 431.
+DEFAULT_MAX_HANDSHAKE_SIZE = 16 * KiB
+#: Largest single frame payload accepted; beyond: close 1009.
+DEFAULT_MAX_FRAME_SIZE = 1 * MiB
+#: Largest message (all fragments together) accepted; beyond: close 1009.
+DEFAULT_MAX_MESSAGE_SIZE = 1 * MiB
+#: Seconds a client has to complete its opening handshake.
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+#: Seconds to wait for the peer's answer to our close before dropping it.
+DEFAULT_CLOSE_TIMEOUT = 5.0
+#: Seconds of silence from a peer after which we ping it (RFC 6455 / HyBi).
+DEFAULT_PING_INTERVAL = 20.0
+#: Seconds a peer has to answer our ping before it is considered dead.
+DEFAULT_PING_TIMEOUT = 20.0
+#: Seconds of silence after which a Hixie client (which cannot be pinged) is
+#: closed.
+DEFAULT_HIXIE_IDLE_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """
+    How a L{ratchet_tx.websocket.WebSocket} layer behaves.
+
+    @ivar versions: the protocol versions accepted; others get 426 (HyBi) or
+        400 (Hixie).
+    @ivar subprotocols: the sub-protocols the application speaks, in order of
+        preference; the first one the client offers is chosen.
+    @ivar origins: if not C{None}, the only C{Origin} values accepted (403
+        otherwise); compared case-insensitively.  A request without an
+        origin (a non-browser client) is accepted unless C{requireOrigin}.
+    @ivar requireOrigin: refuse (403) requests that carry no origin when
+        C{origins} is set.
+    @ivar maxHandshakeSize: see L{DEFAULT_MAX_HANDSHAKE_SIZE}.
+    @ivar maxFrameSize: see L{DEFAULT_MAX_FRAME_SIZE}.
+    @ivar maxMessageSize: see L{DEFAULT_MAX_MESSAGE_SIZE}; also bounds Hixie
+        frames.
+    @ivar handshakeTimeout: see L{DEFAULT_HANDSHAKE_TIMEOUT}.
+    @ivar closeTimeout: see L{DEFAULT_CLOSE_TIMEOUT}.
+    @ivar pingInterval: see L{DEFAULT_PING_INTERVAL}; C{None} turns pings off.
+    @ivar pingTimeout: see L{DEFAULT_PING_TIMEOUT}.
+    @ivar hixieIdleTimeout: see L{DEFAULT_HIXIE_IDLE_TIMEOUT}; C{None} turns
+        it off.
+    @ivar secure: whether Hixie's C{Sec-WebSocket-Location} says C{wss://}.
+        C{None} means "if the connection is TLS"; set C{True} behind a
+        TLS-terminating proxy.
+    """
+
+    versions: frozenset[WebSocketVersion] = ALL_VERSIONS
+    subprotocols: tuple[str, ...] = ()
+    origins: frozenset[str] | None = None
+    requireOrigin: bool = False
+    maxHandshakeSize: int = DEFAULT_MAX_HANDSHAKE_SIZE
+    maxFrameSize: int = DEFAULT_MAX_FRAME_SIZE
+    maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE
+    handshakeTimeout: float = DEFAULT_HANDSHAKE_TIMEOUT
+    closeTimeout: float = DEFAULT_CLOSE_TIMEOUT
+    pingInterval: float | None = DEFAULT_PING_INTERVAL
+    pingTimeout: float = DEFAULT_PING_TIMEOUT
+    hixieIdleTimeout: float | None = DEFAULT_HIXIE_IDLE_TIMEOUT
+    secure: bool | None = None
+    _originsFolded: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            raise ValueError("at least one WebSocket version must be enabled")
+        for name in ("maxHandshakeSize", "maxFrameSize", "maxMessageSize"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        for name in ("handshakeTimeout", "closeTimeout", "pingTimeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        for name in ("pingInterval", "hixieIdleTimeout"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive or None")
+        folded = None if self.origins is None else frozenset(o.lower() for o in self.origins)
+        object.__setattr__(self, "_originsFolded", folded)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        versions: Iterable[WebSocketVersion] = ALL_VERSIONS,
+        subprotocols: Iterable[str] = (),
+        origins: Iterable[str] | None = None,
+        **limits: object,
+    ) -> Settings:
+        """Build from any iterables (lists, generators) for the collections."""
+        return cls(
+            versions=frozenset(versions),
+            subprotocols=tuple(subprotocols),
+            origins=None if origins is None else frozenset(origins),
+            **limits,  # type: ignore[arg-type]
+        )
+
+    def originAllowed(self, origin: str | None) -> bool:
+        """Whether a handshake carrying C{origin} may proceed."""
+        if self._originsFolded is None:
+            return True
+        if origin is None:
+            return not self.requireOrigin
+        return origin.lower() in self._originsFolded
+
+    def chooseSubprotocol(self, offered: Iterable[str]) -> str | None:
+        """The first sub-protocol the client offers that we speak, if any."""
+        for name in offered:
+            if name in self.subprotocols:
+                return name
+        return None
