@@ -1,0 +1,98 @@
+# -*- test-case-name: tests.test_web -*-
+"""
+Serve a WebSocket application at a path of an ordinary L{twisted.web} site,
+so the web site and the WebSockets share one port::
+
+    root = File("public/")
+    root.putChild(b"chat", WebSocketResource(Chat()))
+    serverFromString(reactor, "tcp:8080").listen(Site(root))
+
+When a request to the resource asks for a WebSocket upgrade, the resource
+takes the connection over from the web server: from then on every byte goes
+to the WebSocket layer, which answers the handshake for whichever version the
+client speaks (Hixie-76 included: its 8 key bytes follow the headers with no
+C{Content-Length}, and are handed over, never parsed as HTTP).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.logger import Logger
+from twisted.web.http import HTTPChannel
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from ratchet_tx.interfaces import IApplication
+from ratchet_tx.server import Server
+from ratchet_tx.websocket.layer import WebSocket
+
+if TYPE_CHECKING:
+    from twisted.web.server import Request
+
+log = Logger()
+
+UPGRADE_REQUIRED = 426
+
+
+class WebSocketResource(Resource):
+    """
+    A L{Resource} that serves an application to WebSocket clients of every
+    version.
+
+    @param app: an L{IApplication}: a L{WebSocket} layer, or an application
+        to wrap in one (built with C{settings}).
+    @ivar serverFactory: the L{Server} that owns the upgraded connections (its
+        C{closeAll} closes them, e.g. on shutdown).
+    """
+
+    isLeaf = True
+
+    def __init__(self, app: IApplication, **settings: Any) -> None:
+        super().__init__()
+        layer = app if isinstance(app, WebSocket) and not settings else WebSocket(app, **settings)
+        self.layer = layer
+        self.serverFactory = Server(layer)
+
+    def render(self, request: Request) -> bytes | int:
+        upgrade = (request.getHeader(b"upgrade") or b"").lower()
+        channel = request.channel
+        if b"websocket" not in upgrade or not isinstance(channel, HTTPChannel):
+            request.setResponseCode(UPGRADE_REQUIRED, b"Upgrade Required")
+            request.setHeader(b"upgrade", b"websocket")
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"This is a WebSocket endpoint; connect with a WebSocket client.\n"
+        self._takeOver(request, channel)
+        return NOT_DONE_YET
+
+    def _takeOver(self, request: Request, channel: HTTPChannel) -> None:
+        transport = channel.transport
+        protocol = self.serverFactory.buildProtocol(transport.getPeer())
+        # twisted.web has no public API for handing a connection over to
+        # another protocol, so this reaches inside HTTPChannel (tested with
+        # the oldest and newest Twisted we support):
+        #  - bytes that followed the request head in the same read reach
+        #    channel.rawDataReceived right after this render returns, later
+        #    reads reach channel.dataReceived, and bytes of earlier reads
+        #    wait in channel._dataBuffer; all of them go to our protocol;
+        #  - the channel is the transport's producer, and may have paused
+        #    reading while it buffered: unregister it and resume reading.
+        buffered = b"".join(channel._dataBuffer)
+        channel._dataBuffer = []
+        channel.setTimeout(None)
+        channel.dataReceived = protocol.dataReceived  # type: ignore[method-assign]
+        channel.rawDataReceived = protocol.dataReceived  # type: ignore[method-assign]
+        channel.connectionLost = protocol.connectionLost  # type: ignore[method-assign]
+        transport.unregisterProducer()
+        transport.resumeProducing()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(_requestHead(request) + buffered)
+
+
+def _requestHead(request: Request) -> bytes:
+    """The request line and headers of C{request}, as they came on the wire."""
+    lines = [b"%s %s %s" % (request.method, request.uri, request.clientproto)]
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        lines.extend(b"%s: %s" % (name, value) for value in values)
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines)
