@@ -11,44 +11,60 @@ from typing import TYPE_CHECKING
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
+from twisted.internet.defer import gatherResults
+
+from ratchet_tx.server import Server
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
-    from twisted.internet.interfaces import IReactorTime, IStreamServerEndpoint
-
-    from ratchet_tx.server import Server
+    from twisted.internet.interfaces import (
+        IProtocolFactory,
+        IReactorTime,
+        IStreamServerEndpoint,
+    )
 
 
 class ServerService(MultiService):
     """
-    Listen on every endpoint with C{server}; on C{stopService} stop listening,
-    then close every client (WebSocket clients get 1001 "going away") and
-    wait up to C{shutdownTimeout} seconds for them to go.
+    Listen on every endpoint with C{factory}; on C{stopService} stop
+    listening, then close the clients of every L{Server} in C{servers}
+    (WebSocket clients get 1001 "going away") and wait up to
+    C{shutdownTimeout} seconds for them to go.
 
-    @ivar server: the L{Server} being served.
+    @param factory: what listens: a L{Server}, or a L{twisted.web.server.Site}
+        with L{ratchet_tx.web.WebSocketResource}s in it.
+    @param servers: the L{Server}s whose clients to close on shutdown;
+        by default C{[factory]} when it is a L{Server}.
     """
 
     def __init__(
         self,
-        server: Server,
+        factory: IProtocolFactory,
         endpoints: Iterable[IStreamServerEndpoint],
         shutdownTimeout: float = 5.0,
         clock: IReactorTime | None = None,
+        servers: Iterable[Server] | None = None,
     ) -> None:
         super().__init__()
-        self.server = server
+        if servers is None:
+            servers = [factory] if isinstance(factory, Server) else []
+        self.factory = factory
+        self.servers = list(servers)
         self.shutdownTimeout = shutdownTimeout
         self._clock = clock
         for endpoint in endpoints:
-            listener = StreamServerEndpointService(endpoint, server)
+            listener = StreamServerEndpointService(endpoint, factory)
             # A port we cannot bind should stop twistd with the error, not
             # leave it running without listening.
             listener._raiseSynchronously = True
             listener.setServiceParent(self)
 
-    def stopService(self) -> Deferred[None]:
+    def stopService(self) -> Deferred[object]:
         stopped = super().stopService()
-        stopped.addCallback(
-            lambda _: self.server.closeAll(self.shutdownTimeout, self._clock)
-        )
+        stopped.addCallback(lambda _: self._closeClients())
         return stopped
+
+    def _closeClients(self) -> Deferred[object]:
+        return gatherResults(
+            [server.closeAll(self.shutdownTimeout, self._clock) for server in self.servers]
+        )

@@ -12,13 +12,19 @@ from dataclasses import replace
 from typing import Any
 
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.python import usage
+from twisted.web.resource import NoResource, Resource
+from twisted.web.server import Site
+from twisted.web.static import File
 
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.service import ServerService
+from ratchet_tx.web import WebSocketResource
 from ratchet_tx.websocket import settings as ws
 from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
+from ratchet_tx.websocket.layer import WebSocket
 
 PROTOCOLS = ("websocket", "raw")
 DEFAULT_PROTOCOL = "websocket"
@@ -31,8 +37,9 @@ class Options(usage.Options):
 
     synopsis = "[options]"
     longdesc = (
-        "Serve a ratchet_tx application.  With no --app, serves the built-in "
-        "chat example."
+        "Serve a ratchet_tx application over WebSocket (every version, one "
+        "port) or plain TCP.  With no --app, --static or --mount, serves the "
+        "built-in chat demo: a web page at / and its WebSocket at /ws."
     )
 
     optParameters = [
@@ -41,8 +48,21 @@ class Options(usage.Options):
             "a",
             None,
             "The application, as MODULE:NAME: an IApplication provider, or a "
-            "class or zero-argument factory that makes one "
-            f"(default: {DEFAULT_APP}).",
+            "class or zero-argument factory that makes one.  Served at every "
+            "path, or at --path when a web site is served too.",
+        ],
+        [
+            "static",
+            None,
+            None,
+            "Serve the files of this directory at /, and the --app WebSocket "
+            "application at --path, on the same port.",
+        ],
+        [
+            "path",
+            None,
+            "/ws",
+            "Where the --app application is mounted when a web site is served too.",
         ],
         [
             "protocol",
@@ -136,6 +156,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["mounts"] = []
         self["origins"] = []
         self["subprotocols"] = []
         self["disabled-versions"] = []
@@ -150,6 +171,16 @@ class Options(usage.Options):
         self["listen"].append(description)
 
     opt_l = opt_listen
+
+    def opt_mount(self, mount: str) -> None:
+        """
+        Serve another WebSocket application at a path of the web site, as
+        PATH=MODULE:NAME, e.g. /chat=mypkg.chat:Chat (repeatable).
+        """
+        path, sep, spec = mount.partition("=")
+        if not sep or not path.startswith("/") or not spec:
+            raise usage.UsageError(f"--mount takes /PATH=MODULE:NAME, not {mount!r}")
+        self["mounts"].append((path, spec))
 
     def opt_origin(self, origin: str) -> None:
         """
@@ -211,7 +242,16 @@ class Options(usage.Options):
             )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
-        self["application"] = loadApplication(self["app"] or DEFAULT_APP)
+        if self["protocol"] == "raw":
+            if self["static"] or self["mounts"]:
+                raise usage.UsageError("--static and --mount need --protocol websocket")
+            self["application"] = loadApplication(self["app"] or DEFAULT_APP)
+        else:
+            self["application"] = loadApplication(self["app"]) if self["app"] else None
+        if not self["path"].startswith("/"):
+            raise usage.UsageError(f"--path must start with /, not {self['path']!r}")
+        self["mounted"] = [(path, loadApplication(spec)) for path, spec in self["mounts"]]
+        self["site"] = bool(self["static"] or self["mounts"] or self["application"] is None)
 
 
 _SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
@@ -277,14 +317,67 @@ def makeService(options: Options) -> ServerService:
     """Build the service C{twistd ratchet} runs from its C{options}."""
     from twisted.internet import reactor
 
-    app: IApplication = options["application"]
-    if options["protocol"] == "websocket":
-        from ratchet_tx.websocket import WebSocket
-
-        settings = options["websocket"]
-        if not options["subprotocols"]:
-            settings = replace(settings, subprotocols=tuple(getattr(app, "subprotocols", ())))
-        app = WebSocket(app, settings=settings)
-    server = Server(app)
     endpoints = [serverFromString(reactor, description) for description in options["listen"]]
-    return ServerService(server, endpoints, shutdownTimeout=options["shutdown-timeout"])
+    factory: IProtocolFactory
+    if options["protocol"] == "raw":
+        factory = Server(options["application"])
+        servers = [factory]
+    elif not options["site"]:
+        factory = Server(_webSocket(options, options["application"]))
+        servers = [factory]
+    else:
+        factory, servers = _site(options)
+    return ServerService(
+        factory, endpoints, shutdownTimeout=options["shutdown-timeout"], servers=servers
+    )
+
+
+def _webSocket(options: Options, app: IApplication) -> WebSocket:
+    """Wrap C{app} in a WebSocket layer with the options' settings."""
+    settings = options["websocket"]
+    if not options["subprotocols"]:
+        settings = replace(settings, subprotocols=tuple(getattr(app, "subprotocols", ())))
+    return WebSocket(app, settings=settings)
+
+
+def _site(options: Options) -> tuple[Site, list[Server]]:
+    """
+    The web site: the demo, or a static directory, with the WebSocket
+    applications mounted at their paths.
+    """
+    mounts: list[tuple[str, IApplication]] = list(options["mounted"])
+    resources: list[WebSocketResource] = []
+    root: Resource
+    if options["static"]:
+        root = File(options["static"])
+        root.directoryListing = _noListing
+    elif not mounts and options["application"] is None:
+        from ratchet_tx.demo import demoResource
+
+        root, chat = demoResource(settings=options["websocket"])
+        resources.append(chat)
+    else:
+        root = Resource()
+    if options["application"] is not None:
+        mounts.append((options["path"], options["application"]))
+    for path, app in mounts:
+        resource = WebSocketResource(_webSocket(options, app))
+        _putChildAtPath(root, path, resource)
+        resources.append(resource)
+    return Site(root), [resource.serverFactory for resource in resources]
+
+
+def _putChildAtPath(root: Resource, path: str, child: Resource) -> None:
+    segments = [segment.encode("utf-8") for segment in path.strip("/").split("/")]
+    parent = root
+    for segment in segments[:-1]:
+        existing = parent.children.get(segment)
+        if existing is None:
+            existing = Resource()
+            parent.putChild(segment, existing)
+        parent = existing
+    parent.putChild(segments[-1], child)
+
+
+def _noListing() -> Resource:
+    return NoResource("No such file.")
