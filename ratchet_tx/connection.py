@@ -18,7 +18,7 @@ from zope.interface import implementer
 from ratchet_tx.interfaces import IConnection
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IAddress, ITransport
+    from twisted.internet.interfaces import IAddress, IPushProducer, ITransport
 
 _ids = count(1)
 
@@ -33,6 +33,7 @@ class TransportConnection:
     """
 
     __slots__ = (
+        "_producer",
         "_state",
         "_transport",
         "closed",
@@ -42,9 +43,17 @@ class TransportConnection:
         "view",
     )
 
-    def __init__(self, transport: ITransport) -> None:
+    def __init__(self, transport: ITransport, producer: IPushProducer | None = None) -> None:
+        """
+        @param producer: registered as C{transport}'s streaming producer (to
+            be told when the peer's write buffer fills up and drains) until
+            the connection is closed.
+        """
         self.id = next(_ids)
         self._transport = transport
+        self._producer = producer
+        if producer is not None:
+            transport.registerProducer(producer, True)
         self.remoteAddress: IAddress = transport.getPeer()
         self.localAddress: IAddress = transport.getHost()
         self._state: SimpleNamespace | None = None
@@ -74,6 +83,11 @@ class TransportConnection:
     def close(self, code: int | None = None, reason: str = "") -> None:
         if not self.closed:
             self.closed = True
+            if self._producer is not None:
+                # A TLS transport holds its close_notify back while a producer
+                # is registered, so the peer would wait for the close in vain.
+                self._producer = None
+                self._transport.unregisterProducer()
             self._transport.loseConnection()
 
     def abort(self) -> None:

@@ -51,9 +51,8 @@ class ServerProtocol(Protocol):
     _lost = False
 
     def connectionMade(self) -> None:
-        self.connection = TransportConnection(self.transport)
+        self.connection = TransportConnection(self.transport, producer=self)
         self.factory.protocols.add(self)
-        self.transport.registerProducer(self, True)
         app = self.factory.app
         deliver(app, self.connection, app.onOpen)
 
