@@ -86,12 +86,13 @@ def carryOut(
     stop the others.
     """
     kind = type(result)
-    # The hot paths first: a message, or a broadcast of messages.
+    # The hot paths first: a message, or a broadcast of messages.  A command
+    # that fails is reported against the connection it was for.
     if kind is SendMessage:
         try:
             result.conn.send(result.message)
         except Exception:
-            _fail(app, conn, handlingError, Failure())
+            _fail(app, result.conn, handlingError, Failure())
         return
     if kind is Composite:
         for command in result.commands:
@@ -112,7 +113,8 @@ def carryOut(
             )
         followUp = result.execute()
     except Exception:
-        _fail(app, conn, handlingError, Failure())
+        target = getattr(result, "conn", None)
+        _fail(app, target if IConnection.providedBy(target) else conn, handlingError, Failure())
         return
     if followUp is not None:
         carryOut(followUp, app, conn, handlingError)

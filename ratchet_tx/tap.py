@@ -14,7 +14,8 @@ from typing import Any
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.python import usage
-from twisted.web.resource import NoResource, Resource
+from twisted.web.pages import notFound
+from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
 
@@ -212,6 +213,8 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
+        for description in self["listen"]:
+            checkEndpoint(description)
         if self["protocol"] not in PROTOCOLS:
             raise usage.UsageError(
                 f"--protocol must be one of {', '.join(PROTOCOLS)}, not {self['protocol']!r}"
@@ -291,7 +294,7 @@ def loadApplication(spec: str) -> IApplication:
     try:
         module = importlib.import_module(moduleName)
     except Exception as e:
-        raise usage.UsageError(f"--app: cannot import {moduleName}: {e}") from None
+        raise usage.UsageError(f"--app: cannot import {moduleName}: {_oneLine(e)}") from None
     target: Any = module
     for part in name.split("."):
         try:
@@ -304,13 +307,36 @@ def loadApplication(spec: str) -> IApplication:
         try:
             target = target()
         except Exception as e:
-            raise usage.UsageError(f"--app: {spec}() failed: {e!r}") from None
+            raise usage.UsageError(f"--app: {spec}() failed: {_oneLine(e)}") from None
     if not IApplication.providedBy(target):
         raise usage.UsageError(
             f"--app: {spec} does not provide IApplication "
             "(declare it with @implementer(IApplication))"
         )
     return target
+
+
+def _oneLine(error: BaseException) -> str:
+    """An exception as one line: twistd prints usage errors as they are."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text}"
+
+
+def checkEndpoint(description: str) -> None:
+    """
+    Parse an endpoint description now, so a typo is a usage error rather
+    than a traceback once twistd is running.
+
+    @raise usage.UsageError: if C{description} does not parse.
+    """
+    try:
+        serverFromString(_ParseOnly(), description)
+    except Exception as e:
+        raise usage.UsageError(f"--listen {description}: {_oneLine(e)}") from None
+
+
+class _ParseOnly:
+    """Stands in for the reactor while an endpoint is only parsed."""
 
 
 def makeService(options: Options) -> ServerService:
@@ -380,4 +406,4 @@ def _putChildAtPath(root: Resource, path: str, child: Resource) -> None:
 
 
 def _noListing() -> Resource:
-    return NoResource("No such file.")
+    return notFound()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
+from inspect import iscoroutine
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
@@ -193,7 +194,13 @@ class WebSocketConnection(ConnectionDecorator):
         Before the handshake completed, the connection is simply dropped.
         """
         state = self._state
-        if state is OPEN:
+        if state is OPEN and self.opening.version is WebSocketVersion.HIXIE_75:  # type: ignore[union-attr]
+            # Draft 75 has no closing handshake: closing is closing TCP.
+            self.closeCode = CloseCode.NORMAL if code is None else code
+            self.closeReason = reason
+            self._state = CLOSED
+            self.wrapped.close()
+        elif state is OPEN:
             if code is None:
                 code = CloseCode.NORMAL
             elif not isValidWireCode(code):
@@ -324,6 +331,8 @@ class WebSocketConnection(ConnectionDecorator):
         except Exception:
             self._hookFailed(Failure())
             return
+        if iscoroutine(verdict):
+            verdict = Deferred.fromCoroutine(verdict)
         if isinstance(verdict, Deferred):
             verdict.addCallbacks(lambda _: self._accept(), self._hookFailed)
         else:
@@ -414,7 +423,7 @@ class WebSocketConnection(ConnectionDecorator):
         if self._state is OPEN:
             self.closeCode = CloseCode.NO_STATUS if event.code is None else event.code
             self.closeReason = event.reason
-            self.wrapped.send(self._framing.encodeClose(event.code, ""))
+            self.wrapped.send(self._framing.encodeClose(event.code, event.reason))
         self._state = CLOSED
         self._cancelTimer()
         self.wrapped.close()

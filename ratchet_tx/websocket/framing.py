@@ -46,8 +46,11 @@ class HybiFraming:
             frame = hybi.encodeText(message)  # type: ignore[arg-type]
         elif kind is bytes:
             frame = hybi.encodeBinary(message)  # type: ignore[arg-type]
-        elif isinstance(message, (bytearray, memoryview)):
-            # Mutable: never cached, its content may change between sends.
+        elif isinstance(message, str):
+            return hybi.encodeText(str(message))
+        elif isinstance(message, (bytes, bytearray, memoryview)):
+            # Mutable or a subclass: never cached, its content may change
+            # between sends.
             return hybi.encodeBinary(bytes(message))
         else:
             raise TypeError(f"a WebSocket message is str or bytes, not {kind.__name__}")
@@ -83,6 +86,8 @@ class HixieFraming:
         if message is self._lastMessage:
             return self._lastFrame
         if type(message) is not str:
+            if isinstance(message, str):
+                return hixie.encodeText(str(message))
             if isinstance(message, (bytes, bytearray, memoryview)):
                 raise BinaryNotSupported(
                     "Hixie-76/75 clients cannot receive binary messages; send str"

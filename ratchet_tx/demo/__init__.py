@@ -1,0 +1,74 @@
+# -*- test-case-name: tests.test_demo -*-
+"""
+The built-in demo that C{twistd -n ratchet} serves: a chat page at C{/} and
+its WebSocket application, L{DemoChat}, at C{/ws}, on one port::
+
+    root, chat = demoResource()
+    serverFromString(reactor, "tcp:8080").listen(Site(root))
+
+The page (C{static/}) uses nothing but the browser's own C{WebSocket}, so it
+shows every client in the room with the protocol version it speaks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from twisted.web.resource import Resource
+from twisted.web.static import File
+
+from ratchet_tx.demo.app import DemoChat
+from ratchet_tx.web import WebSocketResource
+
+__all__ = ["STATIC", "DemoChat", "StaticFiles", "demoResource"]
+
+#: The folder of the demo page: C{index.html}, C{app.js}, C{style.css}.
+STATIC = Path(__file__).resolve().parent / "static"
+
+#: Where the demo's WebSocket is, below the page.
+WEBSOCKET_CHILD = b"ws"
+
+#: The page loads nothing from elsewhere and connects only to its own host.
+_CONTENT_SECURITY_POLICY = (
+    b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+    b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class StaticFiles(File):
+    """
+    A L{File} for the demo's folder: no directory listings, text served as
+    UTF-8, and headers that keep the page to its own origin.
+    """
+
+    contentTypes = {
+        **File.contentTypes,
+        ".html": "text/html; charset=utf-8",
+        ".js": "text/javascript; charset=utf-8",
+        ".css": "text/css; charset=utf-8",
+    }
+
+    def directoryListing(self) -> Resource:
+        return self.childNotFound
+
+    def render(self, request: Any) -> Any:
+        request.setHeader(b"content-security-policy", _CONTENT_SECURITY_POLICY)
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        return super().render(request)
+
+
+def demoResource(**websocketSettings: Any) -> tuple[Resource, WebSocketResource]:
+    """
+    The demo site: the chat page at C{/}, L{DemoChat} at C{/ws}.
+
+    @param websocketSettings: for the WebSocket layer, as
+        L{ratchet_tx.websocket.WebSocket} takes them (C{settings=} or the
+        fields of L{ratchet_tx.websocket.Settings}).
+    @return: the site's root resource, and the L{WebSocketResource} at
+        C{/ws} (its C{serverFactory.closeAll} closes the chat's clients).
+    """
+    root = StaticFiles(str(STATIC))
+    chat = WebSocketResource(DemoChat(), **websocketSettings)
+    root.putChild(WEBSOCKET_CHILD, chat)
+    return root, chat
