@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import shutil
 import socket
 import ssl
+import tempfile
 from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -60,10 +62,14 @@ class SecureWebSocketTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        directory = Path(self.mktemp()).absolute()
-        directory.mkdir()
+        directory = self.makeDirectory()
         self.key, self.cert = makeCertificate(directory)
         self.context = ssl.create_default_context(cafile=str(self.cert))
+
+    def makeDirectory(self) -> Path:
+        directory = Path(tempfile.mkdtemp(prefix="ratchet-tls-"))
+        self.addCleanup(shutil.rmtree, directory, True)
+        return directory
 
     def startServer(self, *args: str) -> TwistdProcess:
         listen = f"ssl:0:interface=127.0.0.1:privateKey={self.key}:certKey={self.cert}"
@@ -115,8 +121,7 @@ class SecureWebSocketTests(SynchronousTestCase):
         With --static, the web page and the application at --path are served
         on the same TLS port.
         """
-        public = Path(self.mktemp()).absolute()
-        public.mkdir()
+        public = self.makeDirectory()
         (public / "index.html").write_text("<p>secure page</p>")
         server = self.startServer(
             "--static", str(public), "--app", "ratchet_tx.examples.echo:Echo", "--path", "/ws"

@@ -1,0 +1,227 @@
+"""
+Tests for L{ratchet_tx.connection}: the socket end of a connection and a
+protocol layer's view of it.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from ratchet_tx.connection import ConnectionDecorator, TransportConnection
+from tests.support.apps import CountingTransport
+
+
+class Shouting(ConnectionDecorator):
+    """A protocol layer that frames every message in upper case."""
+
+    def send(self, message: str | bytes) -> None:
+        self.wrapped.send(message.upper())
+
+
+class IdentityTests(SynchronousTestCase):
+    def test_idsAreUnique(self) -> None:
+        ids = {TransportConnection(StringTransport()).id for _ in range(1000)}
+        self.assertEqual(len(ids), 1000)
+
+    def test_idIsAnInt(self) -> None:
+        self.assertIsInstance(TransportConnection(StringTransport()).id, int)
+
+    def test_idIsStable(self) -> None:
+        conn = TransportConnection(StringTransport())
+        first = conn.id
+        conn.send(b"x")
+        conn.close()
+        self.assertEqual(conn.id, first)
+
+    def test_addressesComeFromTheTransport(self) -> None:
+        peer = IPv4Address("TCP", "198.51.100.7", 50123)
+        host = IPv4Address("TCP", "127.0.0.1", 8080)
+        conn = TransportConnection(StringTransport(hostAddress=host, peerAddress=peer))
+        self.assertEqual((conn.remoteAddress, conn.localAddress), (peer, host))
+
+    def test_reprNamesIdAndPeer(self) -> None:
+        peer = IPv4Address("TCP", "198.51.100.7", 50123)
+        conn = TransportConnection(StringTransport(peerAddress=peer))
+        self.assertIn(f"#{conn.id}", repr(conn))
+        self.assertIn("198.51.100.7:50123", repr(conn))
+
+    def test_transportIsTheOneGiven(self) -> None:
+        transport = StringTransport()
+        self.assertIs(TransportConnection(transport).transport, transport)
+
+
+class StateTests(SynchronousTestCase):
+    def test_stateIsANamespace(self) -> None:
+        self.assertIsInstance(TransportConnection(StringTransport()).state, SimpleNamespace)
+
+    def test_stateIsKept(self) -> None:
+        conn = TransportConnection(StringTransport())
+        conn.state.nickname = "alice"
+        self.assertEqual(conn.state.nickname, "alice")
+
+    def test_stateIsPerConnection(self) -> None:
+        a = TransportConnection(StringTransport())
+        b = TransportConnection(StringTransport())
+        a.state.nickname = "alice"
+        self.assertFalse(hasattr(b.state, "nickname"))
+
+    def test_stateIsSharedBetweenDecoratorAndWrapped(self) -> None:
+        inner = TransportConnection(StringTransport())
+        outer = ConnectionDecorator(inner)
+        outer.state.user = "alice"
+        inner.state.room = "lobby"
+        self.assertEqual((inner.state.user, outer.state.room), ("alice", "lobby"))
+        self.assertIs(inner.state, outer.state)
+
+    def test_stateIsSharedThroughEveryLayer(self) -> None:
+        inner = TransportConnection(StringTransport())
+        outer = Shouting(ConnectionDecorator(inner))
+        outer.state.user = "alice"
+        self.assertEqual(inner.state.user, "alice")
+
+
+class DecoratorTests(SynchronousTestCase):
+    def test_identityAndAddressesAreTheWrappedOnes(self) -> None:
+        inner = TransportConnection(StringTransport())
+        outer = Shouting(ConnectionDecorator(inner))
+        self.assertEqual(
+            (outer.id, outer.remoteAddress, outer.localAddress),
+            (inner.id, inner.remoteAddress, inner.localAddress),
+        )
+
+    def test_closedIsShared(self) -> None:
+        inner = TransportConnection(StringTransport())
+        outer = ConnectionDecorator(inner)
+        self.assertFalse(outer.closed)
+        inner.close()
+        self.assertTrue(outer.closed)
+
+    def test_closingTheDecoratorClosesTheSocket(self) -> None:
+        transport = StringTransport()
+        outer = ConnectionDecorator(TransportConnection(transport))
+        outer.close(1000, "bye")
+        self.assertTrue(transport.disconnecting)
+        self.assertTrue(outer.closed)
+
+    def test_abortingTheDecoratorAbortsTheSocket(self) -> None:
+        transport = CountingTransport()
+        outer = ConnectionDecorator(TransportConnection(transport))
+        outer.abort()
+        self.assertEqual(transport.abortConnectionCalls, 1)
+
+    def test_sendGoesThroughTheLayer(self) -> None:
+        transport = StringTransport()
+        Shouting(TransportConnection(transport)).send(b"hi")
+        self.assertEqual(transport.value(), b"HI")
+
+    def test_transportConnectionIsTheInnermost(self) -> None:
+        inner = TransportConnection(StringTransport())
+        outer = Shouting(ConnectionDecorator(ConnectionDecorator(inner)))
+        self.assertIs(outer.transportConnection, inner)
+
+    def test_viewIsTheConnectionItselfUntilDecorated(self) -> None:
+        conn = TransportConnection(StringTransport())
+        self.assertIs(conn.view, conn)
+
+    def test_viewIsTheOutermostDecorator(self) -> None:
+        """What the application sees; closing "through the view" frames it right."""
+        inner = TransportConnection(StringTransport())
+        middle = ConnectionDecorator(inner)
+        outer = Shouting(middle)
+        self.assertIs(inner.view, outer)
+
+    def test_reprNamesIdAndPeer(self) -> None:
+        outer = ConnectionDecorator(TransportConnection(StringTransport()))
+        self.assertIn(f"#{outer.id}", repr(outer))
+        self.assertIn("ConnectionDecorator", repr(outer))
+
+
+class RawSendTests(SynchronousTestCase):
+    def test_bytesAreWrittenAsTheyAre(self) -> None:
+        transport = StringTransport()
+        TransportConnection(transport).send(b"\x00\xffraw")
+        self.assertEqual(transport.value(), b"\x00\xffraw")
+
+    def test_strIsSentAsUTF8(self) -> None:
+        transport = StringTransport()
+        TransportConnection(transport).send("héllo ☃ 🐍")
+        self.assertEqual(transport.value(), "héllo ☃ 🐍".encode())
+
+    def test_messagesAreWrittenInOrder(self) -> None:
+        transport = StringTransport()
+        conn = TransportConnection(transport)
+        for part in (b"one ", "two ", b"three"):
+            conn.send(part)
+        self.assertEqual(transport.value(), b"one two three")
+
+    def test_sendAfterCloseIsDropped(self) -> None:
+        transport = StringTransport()
+        conn = TransportConnection(transport)
+        conn.send(b"before")
+        conn.close()
+        conn.send(b"after")
+        conn.send("after too")
+        self.assertEqual(transport.value(), b"before")
+
+    def test_sendAfterAbortIsDropped(self) -> None:
+        transport = StringTransport()
+        conn = TransportConnection(transport)
+        conn.abort()
+        conn.send(b"after")
+        self.assertEqual(transport.value(), b"")
+
+    def test_sendThroughADecoratorAfterCloseIsDropped(self) -> None:
+        transport = StringTransport()
+        outer = ConnectionDecorator(TransportConnection(transport))
+        outer.close()
+        outer.send(b"after")
+        self.assertEqual(transport.value(), b"")
+
+
+class CloseTests(SynchronousTestCase):
+    def test_closeIsGraceful(self) -> None:
+        transport = CountingTransport()
+        conn = TransportConnection(transport)
+        conn.close()
+        self.assertEqual((transport.loseConnectionCalls, transport.abortConnectionCalls), (1, 0))
+        self.assertTrue(conn.closed)
+
+    def test_closeTwiceClosesOnce(self) -> None:
+        transport = CountingTransport()
+        conn = TransportConnection(transport)
+        conn.close()
+        conn.close(1000, "again")
+        self.assertEqual(transport.loseConnectionCalls, 1)
+
+    def test_abortDropsTheConnection(self) -> None:
+        transport = CountingTransport()
+        conn = TransportConnection(transport)
+        conn.abort()
+        self.assertEqual(transport.abortConnectionCalls, 1)
+        self.assertTrue(conn.closed)
+
+    def test_abortAfterCloseStillAborts(self) -> None:
+        """A graceful close that takes too long can be cut short."""
+        transport = CountingTransport()
+        transport.loseConnection = lambda: None  # the peer never finishes closing
+        conn = TransportConnection(transport)
+        conn.close()
+        conn.abort()
+        self.assertEqual(transport.abortConnectionCalls, 1)
+
+    def test_openUntilClosed(self) -> None:
+        self.assertFalse(TransportConnection(StringTransport()).closed)
+
+
+class ReadingTests(SynchronousTestCase):
+    def test_pauseAndResumeReading(self) -> None:
+        transport = StringTransport()
+        conn = TransportConnection(transport)
+        conn.pauseReading()
+        self.assertEqual(transport.producerState, "paused")
+        conn.resumeReading()
+        self.assertEqual(transport.producerState, "producing")

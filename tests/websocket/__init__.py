@@ -1,0 +1,4 @@
+"""
+Tests of the WebSocket protocol layer, driven through C{Server(WebSocket(app))}
+over in-memory transports with a fake clock.
+"""
