@@ -375,8 +375,7 @@ def _site(options: Options) -> tuple[Site, list[Server]]:
     resources: list[WebSocketResource] = []
     root: Resource
     if options["static"]:
-        root = File(options["static"])
-        root.directoryListing = _noListing
+        root = StaticFiles(options["static"])
     elif not mounts and options["application"] is None:
         from ratchet_tx.demo import demoResource
 
@@ -405,5 +404,8 @@ def _putChildAtPath(root: Resource, path: str, child: Resource) -> None:
     parent.putChild(segments[-1], child)
 
 
-def _noListing() -> Resource:
-    return notFound()
+class StaticFiles(File):
+    """The files of a directory, without listings of directories."""
+
+    def directoryListing(self) -> Resource:
+        return notFound()

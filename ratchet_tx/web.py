@@ -56,7 +56,7 @@ class WebSocketResource(Resource):
 
     def render(self, request: Request) -> bytes | int:
         upgrade = (request.getHeader(b"upgrade") or b"").lower()
-        channel = request.channel
+        channel = getattr(request, "channel", None)
         if b"websocket" not in upgrade or not isinstance(channel, HTTPChannel):
             request.setResponseCode(UPGRADE_REQUIRED, b"Upgrade Required")
             request.setHeader(b"upgrade", b"websocket")

@@ -165,6 +165,7 @@
 
   function setEnabled(enabled) {
     input.disabled = send.disabled = nameInput.disabled = renameButton.disabled = !enabled;
+    document.body.className = enabled ? "" : "offline";
   }
 
   function sendJSON(message) {
