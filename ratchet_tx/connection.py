@@ -13,14 +13,23 @@ from itertools import count
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+from twisted.logger import Logger
 from zope.interface import implementer
 
+from ratchet_tx.flow import (
+    SLOW_CONSUMER_CLOSE_CODE,
+    FlowControl,
+    SlowConsumer,
+    bufferedBytes,
+)
 from ratchet_tx.interfaces import IConnection
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress, IPushProducer, ITransport
 
 _ids = count(1)
+log = Logger()
+DEFAULT_FLOW = FlowControl()
 
 
 @implementer(IConnection)
@@ -33,25 +42,39 @@ class TransportConnection:
     """
 
     __slots__ = (
+        "_flow",
         "_producer",
         "_state",
         "_transport",
+        "backedUp",
         "closed",
+        "droppedMessages",
         "id",
         "localAddress",
         "remoteAddress",
         "view",
     )
 
-    def __init__(self, transport: ITransport, producer: IPushProducer | None = None) -> None:
+    def __init__(
+        self,
+        transport: ITransport,
+        producer: IPushProducer | None = None,
+        flow: FlowControl = DEFAULT_FLOW,
+    ) -> None:
         """
         @param producer: registered as C{transport}'s streaming producer (to
             be told when the peer's write buffer fills up and drains) until
             the connection is closed.
+        @param flow: what to do with messages sent while backed up.
         """
         self.id = next(_ids)
         self._transport = transport
         self._producer = producer
+        self._flow = flow
+        #: More than the high-water mark waits to be sent to the peer.
+        self.backedUp = False
+        #: Messages dropped by the L{SlowConsumer.DROP} policy.
+        self.droppedMessages = 0
         if producer is not None:
             transport.registerProducer(producer, True)
         self.remoteAddress: IAddress = transport.getPeer()
@@ -73,12 +96,44 @@ class TransportConnection:
         """The Twisted transport under this connection."""
         return self._transport
 
+    @property
+    def bufferedAmount(self) -> int:
+        """Bytes sent to the peer that are still waiting in our buffers."""
+        return bufferedBytes(self._transport)
+
     def send(self, message: str | bytes) -> None:
-        if self.closed:
+        """
+        Send a message: subject to the slow-consumer policy while the
+        connection is backed up.
+        """
+        if self.closed or (self.backedUp and not self._admit()):
             return
         if type(message) is str:
             message = message.encode("utf-8")
         self._transport.write(message)
+
+    def write(self, data: bytes) -> None:
+        """
+        Write protocol bytes (a handshake, a control frame) that no policy
+        may drop.
+        """
+        if not self.closed:
+            self._transport.write(data)
+
+    def _admit(self) -> bool:
+        policy = self._flow.slowConsumer
+        if policy is SlowConsumer.DROP:
+            self.droppedMessages += 1
+            return False
+        if policy is SlowConsumer.QUEUE and self.bufferedAmount <= self._flow.maxBuffered:
+            return True
+        log.info(
+            "Closing slow consumer {conn!r}: {buffered} bytes unsent",
+            conn=self,
+            buffered=self.bufferedAmount,
+        )
+        self.view.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer")
+        return False
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         if not self.closed:
@@ -141,6 +196,11 @@ class ConnectionDecorator:
     @property
     def closed(self) -> bool:
         return self.wrapped.closed
+
+    @property
+    def bufferedAmount(self) -> int:
+        """Bytes sent to the peer that are still waiting in our buffers."""
+        return self.transportConnection.bufferedAmount
 
     @property
     def transportConnection(self) -> TransportConnection:

@@ -23,6 +23,7 @@ from zope.interface import implementer
 
 from ratchet_tx.connection import TransportConnection
 from ratchet_tx.dispatch import deliver
+from ratchet_tx.flow import FlowControl, SlowConsumer, socketTransport
 from ratchet_tx.interfaces import IApplication
 
 if TYPE_CHECKING:
@@ -47,11 +48,15 @@ class ServerProtocol(Protocol):
 
     factory: Server
     connection: TransportConnection
-    writePaused = False
     _lost = False
 
     def connectionMade(self) -> None:
-        self.connection = TransportConnection(self.transport, producer=self)
+        flow = self.factory.flow
+        self.connection = TransportConnection(self.transport, producer=self, flow=flow)
+        socket = socketTransport(self.transport)
+        if hasattr(socket, "bufferSize"):
+            # FileDescriptor pauses its producer past bufferSize bytes.
+            socket.bufferSize = flow.highWaterMark
         self.factory.protocols.add(self)
         app = self.factory.app
         deliver(app, self.connection, app.onOpen)
@@ -73,12 +78,19 @@ class ServerProtocol(Protocol):
 
     # IPushProducer: the transport's write buffer is full / has drained.
 
+    @property
+    def writePaused(self) -> bool:
+        """Whether the peer's write buffer is over the high-water mark."""
+        return self.connection.backedUp
+
     def pauseProducing(self) -> None:
-        self.writePaused = True
+        self.connection.backedUp = True
         self.transport.pauseProducing()
+        if self.factory.flow.slowConsumer is SlowConsumer.CLOSE:
+            self.connection._admit()
 
     def resumeProducing(self) -> None:
-        self.writePaused = False
+        self.connection.backedUp = False
         self.transport.resumeProducing()
 
     def stopProducing(self) -> None:
@@ -104,10 +116,14 @@ class Server(Factory):
     protocol = ServerProtocol
     noisy = False
 
-    def __init__(self, app: IApplication) -> None:
+    def __init__(self, app: IApplication, flow: FlowControl | None = None) -> None:
+        """
+        @param flow: how slow consumers are treated (L{FlowControl}).
+        """
         if not IApplication.providedBy(app):
             raise TypeError(f"{app!r} does not provide IApplication")
         self.app = app
+        self.flow = flow if flow is not None else FlowControl()
         self.protocols: set[ServerProtocol] = set()
         self._waiting: list[Deferred[None]] = []
 

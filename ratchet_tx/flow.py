@@ -1,0 +1,95 @@
+# -*- test-case-name: tests.test_flow -*-
+"""
+Flow control toward slow consumers: how much may be queued for a peer that
+does not read, and what happens beyond that.
+
+A connection is I{backed up} while more than C{highWaterMark} bytes wait in
+its transport's write buffer.  While backed up, the server stops reading from
+that peer (so a client's own request/response traffic cannot outrun it) and
+applies the L{SlowConsumer} policy to further messages sent to it, which is
+what bounds fan-out traffic (a broadcast to a client that stopped reading).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+KiB = 1024
+MiB = 1024 * KiB
+
+#: Bytes waiting in a transport beyond which its connection is backed up.
+DEFAULT_HIGH_WATER_MARK = 64 * KiB
+#: Bytes waiting beyond which a backed-up connection under the QUEUE policy
+#: is closed.
+DEFAULT_MAX_BUFFERED = 4 * MiB
+#: The close code a slow consumer is closed with (RFC 6455: policy violation).
+SLOW_CONSUMER_CLOSE_CODE = 1008
+
+
+class SlowConsumer(Enum):
+    """What to do with messages sent to a backed-up connection."""
+
+    #: Queue them, up to C{maxBuffered} bytes; beyond, close the connection.
+    QUEUE = "queue"
+    #: Drop them (counted in C{conn.droppedMessages}) until it catches up.
+    DROP = "drop"
+    #: Close the connection (1008 "slow consumer") as soon as it backs up.
+    CLOSE = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowControl:
+    """
+    The flow-control settings of a L{ratchet_tx.server.Server}.
+
+    @ivar highWaterMark: see L{DEFAULT_HIGH_WATER_MARK}.
+    @ivar maxBuffered: see L{DEFAULT_MAX_BUFFERED}.
+    @ivar slowConsumer: the L{SlowConsumer} policy.
+    """
+
+    highWaterMark: int = DEFAULT_HIGH_WATER_MARK
+    maxBuffered: int = DEFAULT_MAX_BUFFERED
+    slowConsumer: SlowConsumer = SlowConsumer.QUEUE
+
+    def __post_init__(self) -> None:
+        if self.highWaterMark <= 0 or self.maxBuffered <= 0:
+            raise ValueError("highWaterMark and maxBuffered must be positive")
+        if self.maxBuffered < self.highWaterMark:
+            raise ValueError("maxBuffered must be at least highWaterMark")
+        object.__setattr__(self, "slowConsumer", SlowConsumer(self.slowConsumer))
+
+
+def socketTransport(transport: Any) -> Any:
+    """
+    The transport that owns the socket under C{transport} (beneath TLS and
+    other protocol wrappers).
+    """
+    while True:
+        inner = getattr(transport, "transport", None)
+        if inner is None or inner is transport:
+            return transport
+        transport = inner
+
+
+def bufferedBytes(transport: Any) -> int:
+    """
+    How many bytes written to C{transport} have not reached the kernel yet.
+
+    Twisted has no public API for this; it reads the write buffers of
+    L{twisted.internet.abstract.FileDescriptor} and of the TLS wrapper, and
+    counts nothing for transports it does not know.
+    """
+    total = 0
+    while transport is not None:
+        pending = getattr(transport, "_appSendBuffer", None)  # TLS, mid-handshake
+        if pending:
+            total += sum(map(len, pending))
+        dataBuffer = getattr(transport, "dataBuffer", None)  # FileDescriptor
+        if dataBuffer is not None:
+            total += len(dataBuffer) - getattr(transport, "offset", 0)
+            total += getattr(transport, "_tempDataLen", 0)
+        inner = getattr(transport, "transport", None)
+        transport = inner if inner is not transport else None
+    return total
