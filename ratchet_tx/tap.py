@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import replace
+from ipaddress import ip_network
 from typing import Any
 
 from twisted.internet.endpoints import serverFromString
@@ -19,6 +20,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
 
+from ratchet_tx import flow
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.service import ServerService
@@ -127,6 +129,49 @@ class Options(usage.Options):
             float,
         ],
         [
+            "max-connections",
+            None,
+            None,
+            "The most WebSocket connections served at once; beyond: 503.",
+            int,
+        ],
+        [
+            "max-connections-per-address",
+            None,
+            None,
+            "The most WebSocket connections from one client address; beyond: 429.",
+            int,
+        ],
+        [
+            "trusted-proxies",
+            None,
+            0,
+            "How many proxies in front of the server to trust: the client "
+            "address is then taken from X-Forwarded-For (default: 0, ignore it).",
+            int,
+        ],
+        [
+            "high-water-mark",
+            None,
+            flow.DEFAULT_HIGH_WATER_MARK,
+            "Bytes waiting to be sent to a client beyond which it is backed "
+            "up: reading from it pauses and --slow-consumer applies.",
+        ],
+        [
+            "max-buffered",
+            None,
+            flow.DEFAULT_MAX_BUFFERED,
+            "Bytes that may wait for a backed-up client under the 'queue' "
+            "policy before it is closed (1008).",
+        ],
+        [
+            "slow-consumer",
+            None,
+            flow.SlowConsumer.QUEUE.value,
+            "What to do with messages for a backed-up client: queue (up to "
+            "--max-buffered), drop, or close (1008).",
+        ],
+        [
             "hixie-idle-timeout",
             None,
             ws.DEFAULT_HIXIE_IDLE_TIMEOUT,
@@ -161,6 +206,7 @@ class Options(usage.Options):
         self["origins"] = []
         self["subprotocols"] = []
         self["disabled-versions"] = []
+        self["blocked"] = []
 
     def opt_listen(self, description: str) -> None:
         """
@@ -182,6 +228,18 @@ class Options(usage.Options):
         if not sep or not path.startswith("/") or not spec:
             raise usage.UsageError(f"--mount takes /PATH=MODULE:NAME, not {mount!r}")
         self["mounts"].append((path, spec))
+
+    def opt_block(self, network: str) -> None:
+        """
+        Refuse clients from this address or network, e.g. 203.0.113.7 or
+        203.0.113.0/24 (repeatable).
+        """
+        try:
+            self["blocked"].append(ip_network(network, strict=False))
+        except ValueError:
+            raise usage.UsageError(
+                f"--block takes an address or network, not {network!r}"
+            ) from None
 
     def opt_origin(self, origin: str) -> None:
         """
@@ -221,7 +279,13 @@ class Options(usage.Options):
             )
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
-        for name in ("max-message-size", "max-frame-size", "max-handshake-size"):
+        for name in (
+            "max-message-size",
+            "max-frame-size",
+            "max-handshake-size",
+            "high-water-mark",
+            "max-buffered",
+        ):
             if self[name] is not None:
                 self[name] = parseSize(name, self[name])
         versions = ALL_VERSIONS - frozenset(self["disabled-versions"])
@@ -241,7 +305,16 @@ class Options(usage.Options):
                 pingTimeout=self["ping-timeout"],
                 hixieIdleTimeout=self["hixie-idle-timeout"] or None,
                 secure=True if self["secure-location"] else None,
+                maxConnections=self["max-connections"],
+                maxConnectionsPerAddress=self["max-connections-per-address"],
+                blocked=self["blocked"],
+                trustedProxies=self["trusted-proxies"],
                 **({"subprotocols": self["subprotocols"]} if self["subprotocols"] else {}),
+            )
+            self["flow"] = flow.FlowControl(
+                highWaterMark=self["high-water-mark"],
+                maxBuffered=self["max-buffered"],
+                slowConsumer=flow.SlowConsumer(self["slow-consumer"]),
             )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
@@ -346,10 +419,10 @@ def makeService(options: Options) -> ServerService:
     endpoints = [serverFromString(reactor, description) for description in options["listen"]]
     factory: IProtocolFactory
     if options["protocol"] == "raw":
-        factory = Server(options["application"])
+        factory = Server(options["application"], flow=options["flow"])
         servers = [factory]
     elif not options["site"]:
-        factory = Server(_webSocket(options, options["application"]))
+        factory = Server(_webSocket(options, options["application"]), flow=options["flow"])
         servers = [factory]
     else:
         factory, servers = _site(options)
@@ -379,14 +452,14 @@ def _site(options: Options) -> tuple[Site, list[Server]]:
     elif not mounts and options["application"] is None:
         from ratchet_tx.demo import demoResource
 
-        root, chat = demoResource(settings=options["websocket"])
+        root, chat = demoResource(settings=options["websocket"], flow=options["flow"])
         resources.append(chat)
     else:
         root = Resource()
     if options["application"] is not None:
         mounts.append((options["path"], options["application"]))
     for path, app in mounts:
-        resource = WebSocketResource(_webSocket(options, app))
+        resource = WebSocketResource(_webSocket(options, app), flow=options["flow"])
         _putChildAtPath(root, path, resource)
         resources.append(resource)
     return Site(root), [resource.serverFactory for resource in resources]

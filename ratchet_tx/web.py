@@ -23,6 +23,7 @@ from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.websocket.layer import WebSocket
@@ -48,11 +49,17 @@ class WebSocketResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, app: IApplication, **settings: Any) -> None:
+    def __init__(
+        self, app: IApplication, flow: FlowControl | None = None, **settings: Any
+    ) -> None:
+        """
+        @param flow: how slow consumers are treated (L{FlowControl}).
+        @param settings: for the L{WebSocket} layer, when C{app} is not one.
+        """
         super().__init__()
         layer = app if isinstance(app, WebSocket) and not settings else WebSocket(app, **settings)
         self.layer = layer
-        self.serverFactory = Server(layer)
+        self.serverFactory = Server(layer, flow=flow)
 
     def render(self, request: Request) -> bytes | int:
         upgrade = (request.getHeader(b"upgrade") or b"").lower()

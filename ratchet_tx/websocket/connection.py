@@ -32,6 +32,7 @@ from enum import Enum
 from inspect import iscoroutine
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import ISSLTransport
 from twisted.logger import Logger
@@ -51,7 +52,7 @@ from ratchet_tx.websocket.codecs.handshake import (
 from ratchet_tx.websocket.codecs.http import Headers, Request, RequestReader, renderRejection
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IDelayedCall
+    from twisted.internet.interfaces import IAddress, IDelayedCall
 
     from ratchet_tx.interfaces import IConnection
     from ratchet_tx.websocket.layer import WebSocket
@@ -93,6 +94,8 @@ class WebSocketConnection(ConnectionDecorator):
     """
 
     __slots__ = (
+        "_admittedAs",
+        "_clientAddress",
         "_decoder",
         "_framing",
         "_heard",
@@ -100,6 +103,7 @@ class WebSocketConnection(ConnectionDecorator):
         "_lastHeard",
         "_layer",
         "_opened",
+        "_out",
         "_pending",
         "_pingSentAt",
         "_reader",
@@ -114,6 +118,12 @@ class WebSocketConnection(ConnectionDecorator):
     def __init__(self, wrapped: IConnection, layer: WebSocket) -> None:
         super().__init__(wrapped)
         self._layer = layer
+        # Frames go straight to the socket's connection: data through send()
+        # (subject to the slow-consumer policy), protocol bytes through
+        # write() (never dropped).
+        self._out = self.transportConnection
+        self._admittedAs: str | None = None
+        self._clientAddress: IAddress | None = None
         self._state = HANDSHAKE
         self._reader: RequestReader | None = RequestReader(layer.settings.maxHandshakeSize)
         self._pending = b""
@@ -133,6 +143,16 @@ class WebSocketConnection(ConnectionDecorator):
         )
 
     # What the handshake told us.
+
+    @property
+    def remoteAddress(self) -> IAddress:  # type: ignore[override]
+        """
+        The client's address: the socket peer's, or (with trusted proxies)
+        the one the proxies forwarded, with port 0.
+        """
+        if self._clientAddress is not None:
+            return self._clientAddress
+        return self.wrapped.remoteAddress
 
     @property
     def phase(self) -> State:
@@ -185,7 +205,7 @@ class WebSocketConnection(ConnectionDecorator):
         L{ratchet_tx.websocket.framing.BinaryNotSupported}.
         """
         if self._state is OPEN:
-            self.wrapped.send(self._framing.encode(message))
+            self._out.send(self._framing.encode(message))
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """
@@ -208,7 +228,7 @@ class WebSocketConnection(ConnectionDecorator):
             self.closeCode = code
             self.closeReason = reason
             self._state = CLOSING
-            self.wrapped.send(self._framing.encodeClose(code, reason))
+            self._out.write(self._framing.encodeClose(code, reason))
             self._startTimer(self._layer.settings.closeTimeout, "closing handshake")
         elif state is not CLOSING and state is not CLOSED:
             self._state = CLOSED
@@ -225,7 +245,7 @@ class WebSocketConnection(ConnectionDecorator):
         Send a ping (RFC 6455 and HyBi only; a Hixie connection ignores this).
         """
         if self._state is OPEN and self._framing.supportsPing:
-            self.wrapped.send(self._framing.encodePing(payload))
+            self._out.write(self._framing.encodePing(payload))
 
     # Driven by the layer.
 
@@ -279,7 +299,7 @@ class WebSocketConnection(ConnectionDecorator):
                     self.abort()
             elif now - self._lastHeard >= settings.pingInterval:
                 self._pingSentAt = now
-                self.wrapped.send(self._framing.encodePing(b""))
+                self._out.write(self._framing.encodePing(b""))
         elif (
             settings.hixieIdleTimeout is not None
             and now - self._lastHeard >= settings.hixieIdleTimeout
@@ -301,6 +321,7 @@ class WebSocketConnection(ConnectionDecorator):
             self.opening = opening
             if not settings.originAllowed(opening.origin):
                 raise HandshakeError(403, "origin not allowed")
+            self._admit(request)
             self.subprotocol = settings.chooseSubprotocol(opening.subprotocols)
         except HandshakeError as error:
             self._refuse(error)
@@ -309,6 +330,19 @@ class WebSocketConnection(ConnectionDecorator):
         self._pending = reader.remainder
         self._state = KEY3
         self._continueHandshake()
+
+    def _admit(self, request: Request) -> None:
+        peer = self.wrapped.remoteAddress
+        peerHost = getattr(peer, "host", None)
+        if peerHost is None:
+            host = "unknown"  # a UNIX socket: every client shares one bucket
+        else:
+            host = self._layer.settings.clientHost(peerHost, request.headers.get("X-Forwarded-For"))
+            if host != peerHost:
+                kind = IPv6Address if ":" in host else IPv4Address
+                self._clientAddress = kind("TCP", host, 0)
+        self._layer.admit(host)
+        self._admittedAs = host
 
     def _continueHandshake(self) -> None:
         opening = self.opening
@@ -352,7 +386,7 @@ class WebSocketConnection(ConnectionDecorator):
         assert opening is not None
         layer = self._layer
         settings = layer.settings
-        self.wrapped.send(
+        self._out.write(
             renderAccept(
                 opening,
                 subprotocol=self.subprotocol,
@@ -381,7 +415,7 @@ class WebSocketConnection(ConnectionDecorator):
         )
         self._state = CLOSED
         self._cancelTimer()
-        self.wrapped.send(renderRejection(error))
+        self._out.write(renderRejection(error))
         self.wrapped.close()
 
     def _isSecure(self) -> bool:
@@ -413,7 +447,7 @@ class WebSocketConnection(ConnectionDecorator):
                     deliver(app, self, onMessage, event)
             elif kind is Ping:
                 if self._state is OPEN:
-                    self.wrapped.send(self._framing.encodePong(event.payload))
+                    self._out.write(self._framing.encodePong(event.payload))
             elif kind is Close:
                 self._closeReceived(event)  # type: ignore[arg-type]
                 return
@@ -423,7 +457,7 @@ class WebSocketConnection(ConnectionDecorator):
         if self._state is OPEN:
             self.closeCode = CloseCode.NO_STATUS if event.code is None else event.code
             self.closeReason = event.reason
-            self.wrapped.send(self._framing.encodeClose(event.code, event.reason))
+            self._out.write(self._framing.encodeClose(event.code, event.reason))
         self._state = CLOSED
         self._cancelTimer()
         self.wrapped.close()
@@ -438,7 +472,7 @@ class WebSocketConnection(ConnectionDecorator):
         if self._state is OPEN:
             self.closeCode = code
             self.closeReason = reason
-            self.wrapped.send(self._framing.encodeClose(code, reason))
+            self._out.write(self._framing.encodeClose(code, reason))
         self._state = CLOSED
         self._cancelTimer()
         self.wrapped.close()

@@ -15,6 +15,7 @@ from zope.interface import implementer
 
 from ratchet_tx.interfaces import IApplication, IConnection
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
+from ratchet_tx.websocket.codecs.errors import HandshakeError
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
 from ratchet_tx.websocket.connection import WebSocketConnection
 from ratchet_tx.websocket.framing import HixieFraming, HybiFraming
@@ -80,6 +81,8 @@ class WebSocket:
         self._hixie = HixieFraming()
         self._connections: dict[IConnection, WebSocketConnection] = {}
         self._open: set[WebSocketConnection] = set()
+        self._admitted = 0
+        self._perAddress: dict[str, int] = {}
         self._heartbeat: LoopingCall | None = None
 
     @property
@@ -102,10 +105,17 @@ class WebSocket:
     # IApplication, as seen from the layer below (bytes).
 
     def onOpen(self, conn: IConnection) -> None:
+        host = getattr(conn.remoteAddress, "host", None)
+        if host is not None and self.settings.isBlocked(host):
+            log.info("Dropping {conn!r}: its address is blocked", conn=conn)
+            conn.abort()
+            return
         self._connections[conn] = WebSocketConnection(conn, self)
 
     def onMessage(self, conn: IConnection, data: bytes) -> None:
-        self._connections[conn].dataReceived(data)
+        ws = self._connections.get(conn)
+        if ws is not None:
+            ws.dataReceived(data)
 
     def onClose(self, conn: IConnection) -> None:
         ws = self._connections.get(conn)
@@ -127,6 +137,34 @@ class WebSocket:
 
     # Bookkeeping for the connections.
 
+    def admit(self, host: str) -> None:
+        """
+        Count a connection from C{host} whose handshake arrived, or refuse it.
+
+        @raise HandshakeError: 403 for a blocked address, 503 when the server
+            is at C{maxConnections}, 429 when C{host} is at
+            C{maxConnectionsPerAddress}.
+        """
+        settings = self.settings
+        if settings.isBlocked(host):
+            raise HandshakeError(403, "your address is blocked")
+        if settings.maxConnections is not None and self._admitted >= settings.maxConnections:
+            raise HandshakeError(503, "the server is at capacity", [("Retry-After", "5")])
+        fromHost = self._perAddress.get(host, 0)
+        limit = settings.maxConnectionsPerAddress
+        if limit is not None and fromHost >= limit:
+            raise HandshakeError(429, "too many connections from your address")
+        self._admitted += 1
+        self._perAddress[host] = fromHost + 1
+
+    def _release(self, host: str) -> None:
+        self._admitted -= 1
+        remaining = self._perAddress[host] - 1
+        if remaining:
+            self._perAddress[host] = remaining
+        else:
+            del self._perAddress[host]
+
     def _opened(self, ws: WebSocketConnection) -> None:
         self._open.add(ws)
         if self._heartbeat is None:
@@ -139,6 +177,9 @@ class WebSocket:
     def _forget(self, ws: WebSocketConnection) -> None:
         self._connections.pop(ws.wrapped, None)
         self._open.discard(ws)
+        if ws._admittedAs is not None:
+            self._release(ws._admittedAs)
+            ws._admittedAs = None
         if not self._open and self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
 
@@ -59,6 +60,16 @@ class Settings:
     @ivar secure: whether Hixie's C{Sec-WebSocket-Location} says C{wss://}.
         C{None} means "if the connection is TLS"; set C{True} behind a
         TLS-terminating proxy.
+    @ivar maxConnections: the most connections served at once; handshakes
+        beyond it get 503.  C{None}: no limit but the process's file
+        descriptors.
+    @ivar maxConnectionsPerAddress: the most connections from one client
+        address at once; handshakes beyond it get 429.
+    @ivar blocked: networks whose clients are refused: dropped on connect
+        (by socket address) or answered 403 (by forwarded address).
+    @ivar trustedProxies: how many proxies in front of us to trust: the
+        client address is then the entry that many places from the right of
+        C{X-Forwarded-For}.  0 (the default) ignores that header.
     """
 
     versions: frozenset[WebSocketVersion] = ALL_VERSIONS
@@ -74,6 +85,10 @@ class Settings:
     pingTimeout: float = DEFAULT_PING_TIMEOUT
     hixieIdleTimeout: float | None = DEFAULT_HIXIE_IDLE_TIMEOUT
     secure: bool | None = None
+    maxConnections: int | None = None
+    maxConnectionsPerAddress: int | None = None
+    blocked: frozenset[IPv4Network | IPv6Network] = frozenset()
+    trustedProxies: int = 0
     _originsFolded: frozenset[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +100,12 @@ class Settings:
         for name in ("handshakeTimeout", "closeTimeout", "pingTimeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        for name in ("maxConnections", "maxConnectionsPerAddress"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive or None")
+        if self.trustedProxies < 0:
+            raise ValueError("trustedProxies must not be negative")
         for name in ("pingInterval", "hixieIdleTimeout"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -99,15 +120,47 @@ class Settings:
         versions: Iterable[WebSocketVersion] = ALL_VERSIONS,
         subprotocols: Iterable[str] = (),
         origins: Iterable[str] | None = None,
+        blocked: Iterable[str | IPv4Network | IPv6Network] = (),
         **limits: object,
     ) -> Settings:
-        """Build from any iterables (lists, generators) for the collections."""
+        """
+        Build from any iterables (lists, generators) for the collections;
+        C{blocked} may hold strings such as C{"203.0.113.0/24"} or
+        C{"2001:db8::1"}.
+        """
         return cls(
             versions=frozenset(versions),
             subprotocols=tuple(subprotocols),
             origins=None if origins is None else frozenset(origins),
+            blocked=frozenset(ip_network(network, strict=False) for network in blocked),
             **limits,  # type: ignore[arg-type]
         )
+
+    def isBlocked(self, host: str) -> bool:
+        """Whether the client address C{host} is in a blocked network."""
+        if not self.blocked:
+            return False
+        try:
+            address = ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.blocked)
+
+    def clientHost(self, peerHost: str, forwardedFor: str | None) -> str:
+        """
+        The client's address: the socket peer's, or with C{trustedProxies}
+        the one our trusted proxies put in C{X-Forwarded-For}.
+        """
+        if not self.trustedProxies or not forwardedFor:
+            return peerHost
+        hops = [hop.strip() for hop in forwardedFor.split(",") if hop.strip()]
+        if not hops:
+            return peerHost
+        candidate = hops[-min(self.trustedProxies, len(hops))]
+        try:
+            return str(ip_address(candidate.strip("[]")))
+        except ValueError:
+            return peerHost
 
     def originAllowed(self, origin: str | None) -> bool:
         """Whether a handshake carrying C{origin} may proceed."""
