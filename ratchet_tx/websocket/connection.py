@@ -41,6 +41,12 @@ from twisted.python.failure import Failure
 from ratchet_tx.connection import ConnectionDecorator
 from ratchet_tx.dispatch import deliver
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
+from ratchet_tx.websocket.codecs.deflate import (
+    PerMessageDeflate,
+    deflatedSizeBound,
+    negotiate,
+    parseExtensions,
+)
 from ratchet_tx.websocket.codecs.errors import HandshakeError, ProtocolError
 from ratchet_tx.websocket.codecs.events import Close, Ping
 from ratchet_tx.websocket.codecs.handshake import (
@@ -86,6 +92,8 @@ class WebSocketConnection(ConnectionDecorator):
 
     @ivar opening: what the opening handshake said (C{None} until it arrived).
     @ivar subprotocol: the negotiated sub-protocol, or C{None}.
+    @ivar extensions: the C{Sec-WebSocket-Extensions} we agreed to (such as
+        permessage-deflate), or C{None}.
     @ivar closeCode: the close code the connection ended with: the peer's or
         ours, L{CloseCode.NO_STATUS} for a close without one, and
         L{CloseCode.ABNORMAL} (1006) if it dropped without a closing
@@ -97,6 +105,7 @@ class WebSocketConnection(ConnectionDecorator):
         "_admittedAs",
         "_clientAddress",
         "_decoder",
+        "_deflate",
         "_framing",
         "_heard",
         "_key3",
@@ -111,6 +120,7 @@ class WebSocketConnection(ConnectionDecorator):
         "_timer",
         "closeCode",
         "closeReason",
+        "extensions",
         "opening",
         "subprotocol",
     )
@@ -129,6 +139,8 @@ class WebSocketConnection(ConnectionDecorator):
         self._pending = b""
         self._key3 = b""
         self._decoder: Any = None
+        self._deflate: PerMessageDeflate | None = None
+        self.extensions: str | None = None
         self._framing: Any = None
         self._opened = False
         self._heard = False
@@ -205,7 +217,7 @@ class WebSocketConnection(ConnectionDecorator):
         L{ratchet_tx.websocket.framing.BinaryNotSupported}.
         """
         if self._state is OPEN:
-            self._out.send(self._framing.encode(message))
+            self._out.send(self._framing.encode(message, self._deflate))
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """
@@ -386,17 +398,27 @@ class WebSocketConnection(ConnectionDecorator):
         assert opening is not None
         layer = self._layer
         settings = layer.settings
+        if opening.extensions and not opening.version.isHixie:
+            agreed = negotiate(parseExtensions(opening.extensions), settings.deflate)
+            if agreed is not None:
+                self.extensions, self._deflate = agreed
         self._out.write(
             renderAccept(
                 opening,
                 subprotocol=self.subprotocol,
                 key3=self._key3,
                 secure=self._isSecure(),
+                extensions=self.extensions,
             )
         )
         self._cancelTimer()
         self._framing = layer.framingFor(opening.version)
-        self._decoder = self._framing.decoder(settings.maxFrameSize, settings.maxMessageSize)
+        maxFrameSize = settings.maxFrameSize
+        if self._deflate is not None:
+            # An incompressible message grows a little when deflated; the
+            # message limit still holds on the inflated size.
+            maxFrameSize = deflatedSizeBound(maxFrameSize)
+        self._decoder = self._framing.decoder(maxFrameSize, settings.maxMessageSize, self._deflate)
         self._state = OPEN
         self._opened = True
         layer._opened(self)

@@ -12,6 +12,7 @@ per frame format, not once per client.
 from __future__ import annotations
 
 from ratchet_tx.websocket.codecs import hixie, hybi
+from ratchet_tx.websocket.codecs.deflate import PerMessageDeflate
 
 
 class BinaryNotSupported(TypeError):
@@ -25,20 +26,35 @@ class BinaryNotSupported(TypeError):
 
 
 class HybiFraming:
-    """Frames of RFC 6455 and HyBi-07..12."""
+    """
+    Frames of RFC 6455 and HyBi-07..12.
 
-    __slots__ = ("_lastFrame", "_lastMessage")
+    With permessage-deflate, a connection's frames depend on its own
+    compression history when it keeps context between messages; those are
+    encoded per connection.  Without context takeover they depend only on
+    the parameters (L{PerMessageDeflate.sharedKey}), and are cached per set
+    of parameters like plain frames.
+    """
+
+    __slots__ = ("_compressed", "_lastFrame", "_lastMessage")
 
     supportsPing = True
 
     def __init__(self) -> None:
         self._lastMessage: str | bytes | None = None
         self._lastFrame = b""
+        self._compressed: dict[object, bytes] = {}
 
-    def decoder(self, maxFrameSize: int, maxMessageSize: int) -> hybi.FrameDecoder:
-        return hybi.FrameDecoder(maxFrameSize=maxFrameSize, maxMessageSize=maxMessageSize)
+    def decoder(
+        self, maxFrameSize: int, maxMessageSize: int, deflate: PerMessageDeflate | None = None
+    ) -> hybi.FrameDecoder:
+        return hybi.FrameDecoder(
+            maxFrameSize=maxFrameSize, maxMessageSize=maxMessageSize, deflate=deflate
+        )
 
-    def encode(self, message: str | bytes) -> bytes:
+    def encode(self, message: str | bytes, deflate: PerMessageDeflate | None = None) -> bytes:
+        if deflate is not None:
+            return self._encodeCompressed(message, deflate)
         if message is self._lastMessage:
             return self._lastFrame
         kind = type(message)
@@ -56,6 +72,18 @@ class HybiFraming:
             raise TypeError(f"a WebSocket message is str or bytes, not {kind.__name__}")
         self._lastMessage = message
         self._lastFrame = frame
+        self._compressed.clear()
+        return frame
+
+    def _encodeCompressed(self, message: str | bytes, deflate: PerMessageDeflate) -> bytes:
+        key = deflate.sharedKey
+        if key is None:
+            return hybi.encodeMessage(_plain(message), deflate)
+        if message is not self._lastMessage or type(message) not in (str, bytes):
+            self.encode(message)  # makes it the cached message
+        frame = self._compressed.get(key)
+        if frame is None:
+            frame = self._compressed[key] = hybi.encodeMessage(_plain(message), deflate)
         return frame
 
     def encodeClose(self, code: int | None, reason: str) -> bytes:
@@ -66,6 +94,15 @@ class HybiFraming:
 
     def encodePong(self, payload: bytes) -> bytes:
         return hybi.encodePong(payload)
+
+
+def _plain(message: str | bytes) -> str | bytes:
+    """C{message} as exactly C{str} or C{bytes}."""
+    if isinstance(message, str):
+        return str(message)
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message)
+    raise TypeError(f"a WebSocket message is str or bytes, not {type(message).__name__}")
 
 
 class HixieFraming:
@@ -79,10 +116,12 @@ class HixieFraming:
         self._lastMessage: str | None = None
         self._lastFrame = b""
 
-    def decoder(self, maxFrameSize: int, maxMessageSize: int) -> hixie.HixieDecoder:
+    def decoder(
+        self, maxFrameSize: int, maxMessageSize: int, deflate: None = None
+    ) -> hixie.HixieDecoder:
         return hixie.HixieDecoder(maxMessageSize=maxMessageSize)
 
-    def encode(self, message: str | bytes) -> bytes:
+    def encode(self, message: str | bytes, deflate: None = None) -> bytes:
         if message is self._lastMessage:
             return self._lastFrame
         if type(message) is not str:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from ratchet_tx.websocket.codecs.deflate import PerMessageDeflate
 from ratchet_tx.websocket.codecs.errors import ProtocolError
 from ratchet_tx.websocket.codecs.events import Close, Event, Ping, Pong
 from ratchet_tx.websocket.codecs.hybi import (
@@ -25,6 +26,7 @@ from ratchet_tx.websocket.codecs.hybi import (
     encodeBinary,
     encodeClose,
     encodeFrame,
+    encodeMessage,
     encodePing,
     encodePong,
     encodeText,
@@ -99,13 +101,23 @@ class DecoderTestCase(SynchronousTestCase):
         self.assertEqual((again.exception.code, again.exception.reason), (code, error.reason))
         return error
 
-    def assertAlwaysCloses(self, data: bytes, code: int, **decoderArgs: Any) -> None:
+    def assertAlwaysCloses(
+        self, data: bytes, code: int, *, withDeflate: bool = False, **decoderArgs: Any
+    ) -> None:
         """
         A new decoder fails with C{code} on C{data}, whether it comes in one
         read or byte by byte.
+
+        @param withDeflate: give each decoder a new L{PerMessageDeflate}.
         """
-        self.assertCloses(FrameDecoder(**decoderArgs), data, code)
-        decoder = FrameDecoder(**decoderArgs)
+
+        def newDecoder() -> FrameDecoder:
+            if withDeflate:
+                return FrameDecoder(deflate=PerMessageDeflate(), **decoderArgs)
+            return FrameDecoder(**decoderArgs)
+
+        self.assertCloses(newDecoder(), data, code)
+        decoder = newDecoder()
         for index in range(len(data)):
             try:
                 decoder.feed(data[index : index + 1])
@@ -274,13 +286,27 @@ class DecodingTests(DecoderTestCase):
         self.assertEqual(decoder.feed(masked(Opcode.TEXT, b"a")), [])
         self.assertEqual(decoder.feed(b"\x00\x00"), [])
 
-    def test_allowedRsv(self) -> None:
+    def test_compressedMessage(self) -> None:
         """
-        RSV bits an extension claimed are let through; the others are not.
+        With permessage-deflate, RSV1 on a message's first frame means its
+        payload is compressed (RFC 7692 section 7.2.3.1's "Hello").
         """
-        frame = masked(Opcode.BINARY, b"z", rsv=RSV1)
-        self.assertDecodes(frame, [b"z"], allowedRsv=RSV1)
-        self.assertAlwaysCloses(masked(Opcode.BINARY, rsv=RSV2), PROTOCOL_ERROR, allowedRsv=RSV1)
+        compressed = bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])
+        for opcode, expected in [(Opcode.TEXT, "Hello"), (Opcode.BINARY, b"Hello")]:
+            frame = masked(opcode, compressed, rsv=RSV1)
+            for size in chunkSizes(len(frame)):
+                decoder = FrameDecoder(deflate=PerMessageDeflate())
+                self.assertEqual(feedChunks(decoder, frame, size), [expected])
+
+    def test_uncompressedWithDeflate(self) -> None:
+        """
+        With permessage-deflate, messages without RSV1 are as without it.
+        """
+        data = masked(Opcode.TEXT, b"one") + masked(Opcode.BINARY, b"two", fin=False)
+        data += masked(Opcode.CONTINUATION, b"!")
+        for size in chunkSizes(len(data)):
+            decoder = FrameDecoder(deflate=PerMessageDeflate())
+            self.assertEqual(feedChunks(decoder, data, size), ["one", b"two!"])
 
     def test_limitsReached(self) -> None:
         """
@@ -321,6 +347,24 @@ class ProtocolErrorTests(DecoderTestCase):
         for rsv in (RSV1, RSV2, RSV3, RSV1 | RSV2 | RSV3):
             self.assertAlwaysCloses(masked(Opcode.TEXT, b"hi", rsv=rsv), PROTOCOL_ERROR)
             self.assertAlwaysCloses(masked(Opcode.PING, rsv=rsv), PROTOCOL_ERROR)
+
+    def test_reservedBitsWithDeflate(self) -> None:
+        """
+        permessage-deflate defines RSV1 only, and only on the first frame of
+        a data message.
+        """
+        for rsv in (RSV2, RSV3, RSV1 | RSV2):
+            frame = masked(Opcode.TEXT, b"hi", rsv=rsv)
+            self.assertAlwaysCloses(frame, PROTOCOL_ERROR, withDeflate=True)
+        for opcode in (Opcode.PING, Opcode.PONG, Opcode.CLOSE):
+            frame = masked(opcode, rsv=RSV1)
+            self.assertAlwaysCloses(frame, PROTOCOL_ERROR, withDeflate=True)
+        first = masked(Opcode.BINARY, b"\xf2\x48", fin=False, rsv=RSV1)
+        continuation = masked(Opcode.CONTINUATION, b"\xcd\xc9\xc9\x07\x00", rsv=RSV1)
+        self.assertAlwaysCloses(first + continuation, PROTOCOL_ERROR, withDeflate=True)
+        plain = masked(Opcode.BINARY, b"x", fin=False)
+        continuation = masked(Opcode.CONTINUATION, b"y", rsv=RSV1)
+        self.assertAlwaysCloses(plain + continuation, PROTOCOL_ERROR, withDeflate=True)
 
     def test_reservedOpcodes(self) -> None:
         for opcode in [3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF]:
@@ -492,6 +536,24 @@ class EncodingTests(SynchronousTestCase):
 
     def test_binary(self) -> None:
         self.assertEqual(encodeBinary(b"\x00"), b"\x82\x01\x00")
+
+    def test_message(self) -> None:
+        """
+        Without permessage-deflate, L{encodeMessage} builds the same frames
+        as L{encodeText} and L{encodeBinary}.
+        """
+        for length in BOUNDARY_LENGTHS:
+            self.assertEqual(encodeMessage("é" * length), encodeText("é" * length))
+            self.assertEqual(encodeMessage(b"b" * length), encodeBinary(b"b" * length))
+
+    def test_compressedMessage(self) -> None:
+        """
+        With permessage-deflate, a long enough message is compressed and
+        sent with RSV1 (RFC 7692 section 7.2.3.1).
+        """
+        deflate = PerMessageDeflate(minSize=5)
+        self.assertEqual(encodeMessage("Hell", deflate), encodeText("Hell"))
+        self.assertEqual(encodeMessage("Hello", deflate), bytes.fromhex("c107f248cdc9c90700"))
 
     def test_frameFlags(self) -> None:
         self.assertEqual(encodeFrame(Opcode.TEXT, b"", fin=False, rsv=RSV1), b"\x41\x00")

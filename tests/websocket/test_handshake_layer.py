@@ -140,8 +140,11 @@ class HybiVersionTests(SynchronousTestCase):
         response = Harness().connect().handshake(request)
         self.assertEqual(response.status, 101)
         self.assertEqual(response.header("Sec-WebSocket-Accept"), RFC_ACCEPT)
-        # No extension is agreed: the server cannot compress.
-        self.assertIsNone(response.header("Sec-WebSocket-Extensions"))
+        # permessage-deflate is agreed, without context takeover either way.
+        self.assertEqual(
+            response.header("Sec-WebSocket-Extensions"),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        )
 
     def test_welcomeMessageFollowsThe101(self) -> None:
         """What C{onOpen} sends goes out right after the handshake answer."""

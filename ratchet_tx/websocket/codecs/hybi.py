@@ -38,6 +38,15 @@ most one incomplete header or control frame (C{bytes} of at most
 L{_MAX_BUFFERED} length) plus the already-received parts of the message,
 whose declared size was checked against the limits from the header alone.
 
+With permessage-deflate agreed (a L{PerMessageDeflate} given to the decoder),
+RSV1 on the first frame of a data message marks it compressed; RSV1 on a
+continuation or control frame fails with 1002.  Such a message never takes
+the inline path: L{FrameDecoder._receivePayload} inflates each piece as it
+arrives, checks the inflated size against the message limit (the wire size
+of a compressed message is only held to the frame limit) and validates text
+on the inflated bytes.  Uncompressed messages are decoded exactly as without
+the extension.
+
 Bad input raises a L{ProtocolError} with the close code to send, which also
 carries the events completed before the bad bytes;
 the decoder then stays failed.  After a CLOSE frame it ignores anything else.
@@ -46,11 +55,15 @@ the decoder then stays failed.  After a CLOSE frame it ignores anything else.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
 from ratchet_tx.websocket.codecs.errors import ProtocolError
 from ratchet_tx.websocket.codecs.events import Close, Event, Ping, Pong
 from ratchet_tx.websocket.codecs.utf8 import Utf8Decoder
+
+if TYPE_CHECKING:
+    from ratchet_tx.websocket.codecs.deflate import PerMessageDeflate
 
 
 class Opcode(IntEnum):
@@ -72,6 +85,8 @@ RSV2 = 0b010
 RSV3 = 0b001
 _RSV_SHIFT = 4
 _RSV_BITS = 0b111
+#: RSV1 as it is in header byte 0: a compressed message's first frame.
+_COMPRESSED = RSV1 << _RSV_SHIFT
 _OPCODE_BITS = 0x0F
 
 # Header byte 1.
@@ -171,6 +186,8 @@ def _checkControl(b0: int, length: int) -> None:
         raise _fail(f"reserved opcode {opcode}")
     if not b0 & FIN:
         raise _fail("fragmented control frame")
+    if b0 & _COMPRESSED:
+        raise _fail("compressed control frame")
     if length > MAX_PAYLOAD_NORMAL:
         raise _fail("control frame payload over 125 bytes")
 
@@ -199,7 +216,7 @@ class FrameDecoder:
 
     @ivar maxFrameSize: the largest payload accepted in one frame.
     @ivar maxMessageSize: the largest message accepted, all fragments
-        together.
+        together (inflated, for a compressed message).
     """
 
     __slots__ = (
@@ -208,6 +225,7 @@ class FrameDecoder:
         "_frameLimit",
         "_maskBit",
         "_forbiddenRsv",
+        "_deflate",
         "_buffer",
         "_error",
         "_closed",
@@ -220,6 +238,7 @@ class FrameDecoder:
         # or _CONTINUATION when no message is in progress.
         "_messageOpcode",
         "_messageSize",
+        "_compressed",
         "_parts",
         "_utf8",
     )
@@ -230,27 +249,34 @@ class FrameDecoder:
         maxFrameSize: int = DEFAULT_MAX_FRAME_SIZE,
         maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE,
         expectMasked: bool = True,
-        allowedRsv: int = 0,
+        deflate: PerMessageDeflate | None = None,
     ) -> None:
         """
         @param maxFrameSize: the largest payload accepted in one frame; a
             larger one fails with 1009 as soon as its header arrives.
         @param maxMessageSize: the largest message accepted, all fragments
-            together; fails with 1009 too.
+            together and, for a compressed message, once inflated; fails
+            with 1009 too.
         @param expectMasked: C{True} on a server, where every frame from the
             client must be masked; C{False} on a client, where no frame from
             the server may be.  Either mistake fails with 1002.
-        @param allowedRsv: the RSV bits (L{RSV1}, L{RSV2}, L{RSV3}) that a
-            negotiated extension defines; any other set bit fails with 1002.
-            The bits are not reported yet: an extension such as
-            permessage-deflate would decompress a message whose first frame
-            has RSV1, where L{_receivePayload} completes it.
+        @param deflate: the connection's permessage-deflate, if agreed: it
+            inflates the messages whose first frame has RSV1.  Without it,
+            any RSV bit fails with 1002; with it, RSV2 and RSV3 still do.
+            A compressed message's limit is on its inflated size, checked as
+            it inflates.
         """
         self.maxFrameSize = maxFrameSize
         self.maxMessageSize = maxMessageSize
-        self._frameLimit = min(maxFrameSize, maxMessageSize)
+        # A compressed frame may be a little larger than the message it
+        # inflates to, whose own limit is checked as it inflates.
+        self._frameLimit = (
+            min(maxFrameSize, maxMessageSize) if deflate is None else maxFrameSize
+        )
         self._maskBit = MASK_BIT if expectMasked else 0
+        allowedRsv = 0 if deflate is None else RSV1
         self._forbiddenRsv = (_RSV_BITS & ~allowedRsv) << _RSV_SHIFT
+        self._deflate = deflate
         self._buffer = b""
         self._error: ProtocolError | None = None
         self._closed = False
@@ -260,6 +286,7 @@ class FrameDecoder:
         self._fin = False
         self._messageOpcode = _CONTINUATION
         self._messageSize = 0
+        self._compressed = False
         self._parts: list[str] | list[bytes] = []
         self._utf8 = Utf8Decoder()
 
@@ -376,7 +403,7 @@ class FrameDecoder:
                     self._closed = True
                     return
             else:
-                self._startFrame(opcode, bool(b0 & FIN), key, length)
+                self._startFrame(b0, key, length)
                 pos = self._receivePayload(data, start, events)
                 idle = self._messageOpcode == _CONTINUATION
 
@@ -392,28 +419,37 @@ class FrameDecoder:
             return _fail("reserved bits set without an extension to define them")
         return _fail("unmasked frame" if self._maskBit else "masked frame")
 
-    def _startFrame(self, opcode: int, fin: bool, key: bytes | None, length: int) -> None:
+    def _startFrame(self, b0: int, key: bytes | None, length: int) -> None:
         """
         Check a data frame's place in the message and its size, and make it
         the frame whose payload L{_receivePayload} takes.
+
+        @param b0: the first byte of its header: its opcode is TEXT, BINARY
+            or CONTINUATION, and RSV1 is set only if permessage-deflate is.
         """
+        opcode = b0 & _OPCODE_BITS
         if opcode == _CONTINUATION:
             if self._messageOpcode == _CONTINUATION:
                 raise _fail("continuation frame without a message to continue")
+            if b0 & _COMPRESSED:
+                raise _fail("RSV1 set on a continuation frame")
         else:
             if self._messageOpcode != _CONTINUATION:
                 raise _fail("new message before the fragmented one ended")
             self._messageOpcode = opcode
             self._messageSize = 0
+            self._compressed = bool(b0 & _COMPRESSED)
             self._parts = []
             self._utf8.reset()
-        self._messageSize += length
-        if self._messageSize > self.maxMessageSize:
-            raise ProtocolError(
-                CloseCode.MESSAGE_TOO_BIG,
-                f"message of over {self.maxMessageSize} bytes is too big",
-            )
-        self._fin = fin
+        if not self._compressed:
+            # A compressed message's size is counted as it inflates.
+            self._messageSize += length
+            if self._messageSize > self.maxMessageSize:
+                raise ProtocolError(
+                    CloseCode.MESSAGE_TOO_BIG,
+                    f"message of over {self.maxMessageSize} bytes is too big",
+                )
+        self._fin = bool(b0 & FIN)
         self._key = key
         self._received = 0
         self._remaining = length
@@ -434,6 +470,8 @@ class FrameDecoder:
         self._received += size
         self._remaining -= size
         done = self._fin and not self._remaining
+        if self._compressed:
+            piece = self._inflate(piece, done)
         parts = self._parts
         if self._messageOpcode == _TEXT:
             text = self._utf8.decode(piece, done)
@@ -447,11 +485,21 @@ class FrameDecoder:
             if done:
                 events.append(b"".join(parts))
         if done:
-            # An extension like permessage-deflate would transform the
-            # message here, before it is reported.
             self._messageOpcode = _CONTINUATION
+            self._compressed = False
             self._parts = []
         return pos + size
+
+    def _inflate(self, piece: bytes, done: bool) -> bytes:
+        """
+        Inflate the next piece of a compressed message's payload, within
+        the message size limit.
+        """
+        deflate = self._deflate
+        assert deflate is not None
+        inflated = deflate.decompress(piece, done, self.maxMessageSize - self._messageSize)
+        self._messageSize += len(inflated)
+        return inflated
 
 
 def encodeFrame(
@@ -501,6 +549,32 @@ def encodeBinary(data: bytes) -> bytes:
     Build an unmasked frame holding a whole binary message (server to client).
     """
     return _header(FIN | _BINARY, 0, len(data)) + data
+
+
+def encodeMessage(message: str | bytes, deflate: PerMessageDeflate | None = None) -> bytes:
+    """
+    Build an unmasked frame holding a whole message (server to client),
+    compressed if permessage-deflate is agreed and the message is long
+    enough.
+
+    @param message: C{str} for a text message, C{bytes} for a binary one.
+    @param deflate: the connection's permessage-deflate, or C{None}.  A
+        payload of at least C{deflate.minSize} bytes is compressed with it
+        and sent with RSV1 set.  Without context takeover, the frame may be
+        sent to every connection whose L{PerMessageDeflate.sharedKey} is the
+        same.
+    @return: the frame's bytes.
+    """
+    if isinstance(message, str):
+        b0 = FIN | _TEXT
+        payload = message.encode("utf-8")
+    else:
+        b0 = FIN | _BINARY
+        payload = message
+    if deflate is not None and len(payload) >= deflate.minSize:
+        payload = deflate.compress(payload)
+        b0 |= _COMPRESSED
+    return _header(b0, 0, len(payload)) + payload
 
 
 def _encodeControl(opcode: int, payload: bytes) -> bytes:
