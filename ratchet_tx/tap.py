@@ -26,6 +26,7 @@ from ratchet_tx.server import Server
 from ratchet_tx.service import ServerService
 from ratchet_tx.web import WebSocketResource
 from ratchet_tx.websocket import settings as ws
+from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
 from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
 from ratchet_tx.websocket.layer import WebSocket
 
@@ -172,6 +173,21 @@ class Options(usage.Options):
             "--max-buffered), drop, or close (1008).",
         ],
         [
+            "deflate-window-bits",
+            None,
+            15,
+            "The largest LZ77 window (9-15) permessage-deflate may use either "
+            "way; smaller saves memory with context takeover.",
+            int,
+        ],
+        [
+            "deflate-min-size",
+            None,
+            None,
+            "Send messages shorter than this many bytes uncompressed.",
+            int,
+        ],
+        [
             "hixie-idle-timeout",
             None,
             ws.DEFAULT_HIXIE_IDLE_TIMEOUT,
@@ -192,6 +208,17 @@ class Options(usage.Options):
             "require-origin",
             None,
             "With --origin: refuse requests that carry no Origin header.",
+        ],
+        [
+            "no-deflate",
+            None,
+            "Never agree to permessage-deflate.",
+        ],
+        [
+            "deflate-context-takeover",
+            None,
+            "Let permessage-deflate keep context between messages (better "
+            "compression, about 300 KiB of zlib state per connection).",
         ],
     ]
 
@@ -309,6 +336,7 @@ class Options(usage.Options):
                 maxConnectionsPerAddress=self["max-connections-per-address"],
                 blocked=self["blocked"],
                 trustedProxies=self["trusted-proxies"],
+                deflate=_deflatePolicy(self),
                 **({"subprotocols": self["subprotocols"]} if self["subprotocols"] else {}),
             )
             self["flow"] = flow.FlowControl(
@@ -387,6 +415,21 @@ def loadApplication(spec: str) -> IApplication:
             "(declare it with @implementer(IApplication))"
         )
     return target
+
+
+def _deflatePolicy(options: Options) -> DeflatePolicy:
+    if options["no-deflate"]:
+        return ws.NO_DEFLATE
+    takeover = options["deflate-context-takeover"]
+    changes: dict[str, Any] = {
+        "serverNoContextTakeover": not takeover,
+        "clientNoContextTakeover": not takeover,
+        "serverMaxWindowBits": options["deflate-window-bits"],
+        "clientMaxWindowBits": options["deflate-window-bits"],
+    }
+    if options["deflate-min-size"] is not None:
+        changes["minSize"] = options["deflate-min-size"]
+    return replace(ws.DEFAULT_DEFLATE, **changes)
 
 
 def _oneLine(error: BaseException) -> str:
