@@ -103,6 +103,7 @@ class WebSocketConnection(ConnectionDecorator):
 
     __slots__ = (
         "_admittedAs",
+        "_batch",
         "_clientAddress",
         "_decoder",
         "_deflate",
@@ -133,6 +134,7 @@ class WebSocketConnection(ConnectionDecorator):
         # write() (never dropped).
         self._out = self.transportConnection
         self._admittedAs: str | None = None
+        self._batch: list[bytes] | None = None
         self._clientAddress: IAddress | None = None
         self._state = HANDSHAKE
         self._reader: RequestReader | None = RequestReader(layer.settings.maxHandshakeSize)
@@ -217,7 +219,12 @@ class WebSocketConnection(ConnectionDecorator):
         L{ratchet_tx.websocket.framing.BinaryNotSupported}.
         """
         if self._state is OPEN:
-            self._out.send(self._framing.encode(message, self._deflate))
+            frame = self._framing.encode(message, self._deflate)
+            batch = self._batch
+            if batch is None:
+                self._out.send(frame)
+            else:
+                batch.append(frame)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """
@@ -240,7 +247,7 @@ class WebSocketConnection(ConnectionDecorator):
             self.closeCode = code
             self.closeReason = reason
             self._state = CLOSING
-            self._out.write(self._framing.encodeClose(code, reason))
+            self._writeControl(self._framing.encodeClose(code, reason))
             self._startTimer(self._layer.settings.closeTimeout, "closing handshake")
         elif state is not CLOSING and state is not CLOSED:
             self._state = CLOSED
@@ -257,7 +264,7 @@ class WebSocketConnection(ConnectionDecorator):
         Send a ping (RFC 6455 and HyBi only; a Hixie connection ignores this).
         """
         if self._state is OPEN and self._framing.supportsPing:
-            self._out.write(self._framing.encodePing(payload))
+            self._writeControl(self._framing.encodePing(payload))
 
     # Driven by the layer.
 
@@ -311,7 +318,7 @@ class WebSocketConnection(ConnectionDecorator):
                     self.abort()
             elif now - self._lastHeard >= settings.pingInterval:
                 self._pingSentAt = now
-                self._out.write(self._framing.encodePing(b""))
+                self._writeControl(self._framing.encodePing(b""))
         elif (
             settings.hixieIdleTimeout is not None
             and now - self._lastHeard >= settings.hixieIdleTimeout
@@ -460,6 +467,30 @@ class WebSocketConnection(ConnectionDecorator):
         self._handleEvents(events)
 
     def _handleEvents(self, events: Sequence[object]) -> None:
+        # What the application sends this peer while several messages of one
+        # read are handled goes out in one write (an echo of a burst).
+        if len(events) > 1:
+            self._batch = []
+            try:
+                self._dispatch(events)
+            finally:
+                self._flush()
+        else:
+            self._dispatch(events)
+
+    def _flush(self) -> None:
+        batch = self._batch
+        if batch is not None:
+            self._batch = None
+            if batch:
+                self._out.send(b"".join(batch))
+
+    def _writeControl(self, frame: bytes) -> None:
+        """Write a control frame after whatever data is batched before it."""
+        self._flush()
+        self._out.write(frame)
+
+    def _dispatch(self, events: Sequence[object]) -> None:
         app = self._layer.app
         onMessage = app.onMessage
         for event in events:
@@ -469,7 +500,7 @@ class WebSocketConnection(ConnectionDecorator):
                     deliver(app, self, onMessage, event)
             elif kind is Ping:
                 if self._state is OPEN:
-                    self._out.write(self._framing.encodePong(event.payload))
+                    self._writeControl(self._framing.encodePong(event.payload))
             elif kind is Close:
                 self._closeReceived(event)  # type: ignore[arg-type]
                 return
@@ -479,7 +510,7 @@ class WebSocketConnection(ConnectionDecorator):
         if self._state is OPEN:
             self.closeCode = CloseCode.NO_STATUS if event.code is None else event.code
             self.closeReason = event.reason
-            self._out.write(self._framing.encodeClose(event.code, event.reason))
+            self._writeControl(self._framing.encodeClose(event.code, event.reason))
         self._state = CLOSED
         self._cancelTimer()
         self.wrapped.close()
@@ -494,7 +525,7 @@ class WebSocketConnection(ConnectionDecorator):
         if self._state is OPEN:
             self.closeCode = code
             self.closeReason = reason
-            self._out.write(self._framing.encodeClose(code, reason))
+            self._writeControl(self._framing.encodeClose(code, reason))
         self._state = CLOSED
         self._cancelTimer()
         self.wrapped.close()

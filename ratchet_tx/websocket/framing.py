@@ -72,7 +72,8 @@ class HybiFraming:
             raise TypeError(f"a WebSocket message is str or bytes, not {kind.__name__}")
         self._lastMessage = message
         self._lastFrame = frame
-        self._compressed.clear()
+        if self._compressed:
+            self._compressed.clear()
         return frame
 
     def _encodeCompressed(self, message: str | bytes, deflate: PerMessageDeflate) -> bytes:
