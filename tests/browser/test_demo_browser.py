@@ -286,3 +286,32 @@ class StaticSiteTests(BrowserTestCase):
             TIMEOUT,
         )
         self.assertNoErrors(page)
+
+
+class CompressionTests(BrowserTestCase):
+    """Chromium and the demo agree on permessage-deflate."""
+
+    def test_chromiumNegotiatesDeflate(self) -> None:
+        """
+        A socket the page opens to the demo's endpoint reports the
+        permessage-deflate the server agreed to, and a compressible message
+        comes back through the room intact.
+        """
+        url = self.startDemo()
+        page = self.openDemo(url, clients=1)
+        page.evaluate(
+            """(() => {
+                const ws = new WebSocket('ws://' + location.host + '/ws');
+                window.probe = {ws: ws, messages: []};
+                ws.onmessage = (e) => window.probe.messages.push(e.data);
+            })()"""
+        )
+        page.waitFor("window.probe.ws.readyState === 1", TIMEOUT)
+        self.assertEqual(
+            page.evaluate("window.probe.ws.extensions"),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        )
+        text = json.dumps("compress me " * 300)
+        page.evaluate(f"window.probe.ws.send(JSON.stringify({{type: 'chat', text: {text}}}))")
+        page.waitFor(f"window.probe.messages.some(m => JSON.parse(m).text === {text})", TIMEOUT)
+        self.assertNoErrors(page)
