@@ -39,7 +39,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ratchet_tx.connection import ConnectionDecorator
-from ratchet_tx.dispatch import deliver
+from ratchet_tx.dispatch import carryOut, deliver, reportError
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
 from ratchet_tx.websocket.codecs.deflate import (
     PerMessageDeflate,
@@ -497,7 +497,15 @@ class WebSocketConnection(ConnectionDecorator):
             kind = type(event)
             if kind is str or kind is bytes:
                 if self._state is OPEN:
-                    deliver(app, self, onMessage, event)
+                    # deliver(app, self, onMessage, event), inlined: this is
+                    # the hot path of every message.
+                    try:
+                        result = onMessage(self, event)
+                    except Exception:
+                        reportError(app, self, Failure())
+                        continue
+                    if result is not None:
+                        carryOut(result, app, self)
             elif kind is Ping:
                 if self._state is OPEN:
                     self._writeControl(self._framing.encodePong(event.payload))

@@ -536,19 +536,33 @@ def _header(b0: int, maskBit: int, length: int) -> bytes:
     return bytes((b0, maskBit | PAYLOAD_LENGTH_64)) + length.to_bytes(_LENGTH_64_SIZE, "big")
 
 
+#: The headers of unmasked final text and binary frames of up to 125 bytes,
+#: built once: most messages are small.
+_SMALL_TEXT_HEADERS = [bytes((FIN | _TEXT, length)) for length in range(MAX_PAYLOAD_NORMAL + 1)]
+_SMALL_BINARY_HEADERS = [
+    bytes((FIN | _BINARY, length)) for length in range(MAX_PAYLOAD_NORMAL + 1)
+]
+
+
 def encodeText(text: str) -> bytes:
     """
     Build an unmasked frame holding a whole text message (server to client).
     """
     payload = text.encode("utf-8")
-    return _header(FIN | _TEXT, 0, len(payload)) + payload
+    length = len(payload)
+    if length <= MAX_PAYLOAD_NORMAL:
+        return _SMALL_TEXT_HEADERS[length] + payload
+    return _header(FIN | _TEXT, 0, length) + payload
 
 
 def encodeBinary(data: bytes) -> bytes:
     """
     Build an unmasked frame holding a whole binary message (server to client).
     """
-    return _header(FIN | _BINARY, 0, len(data)) + data
+    length = len(data)
+    if length <= MAX_PAYLOAD_NORMAL:
+        return _SMALL_BINARY_HEADERS[length] + data
+    return _header(FIN | _BINARY, 0, length) + data
 
 
 def encodeMessage(message: str | bytes, deflate: PerMessageDeflate | None = None) -> bytes:
