@@ -57,6 +57,10 @@ class ServerProtocol(Protocol):
         if hasattr(socket, "bufferSize"):
             # FileDescriptor pauses its producer past bufferSize bytes.
             socket.bufferSize = flow.highWaterMark
+        if hasattr(socket, "setTcpNoDelay"):
+            # Every write is a whole message (or a batch of them): waiting
+            # for more (Nagle) only adds the peer's delayed-ACK time.
+            socket.setTcpNoDelay(True)
         self.factory.protocols.add(self)
         app = self.factory.app
         deliver(app, self.connection, app.onOpen)
