@@ -51,8 +51,8 @@ class TransportConnection:
         "droppedMessages",
         "id",
         "localAddress",
+        "_view",
         "remoteAddress",
-        "view",
     )
 
     def __init__(
@@ -81,9 +81,7 @@ class TransportConnection:
         self.localAddress: IAddress = transport.getHost()
         self._state: SimpleNamespace | None = None
         self.closed = False
-        #: The outermost view of this connection: the one the application
-        #: sees.  Protocol layers that decorate the connection set it.
-        self.view: IConnection = self
+        self._view: IConnection | None = None
 
     @property
     def state(self) -> SimpleNamespace:
@@ -95,6 +93,26 @@ class TransportConnection:
     def transport(self) -> ITransport:
         """The Twisted transport under this connection."""
         return self._transport
+
+    @property
+    def view(self) -> IConnection:
+        """
+        The outermost view of this connection: the one the application sees.
+        Protocol layers that decorate the connection set it.
+        """
+        return self if self._view is None else self._view
+
+    @view.setter
+    def view(self, view: IConnection) -> None:
+        self._view = view
+
+    def release(self) -> None:
+        """
+        Forget the views and the producer once the connection is gone, so
+        that nothing keeps a closed connection alive but its users.
+        """
+        self._view = None
+        self._producer = None
 
     @property
     def bufferedAmount(self) -> int:
@@ -201,6 +219,16 @@ class ConnectionDecorator:
     def bufferedAmount(self) -> int:
         """Bytes sent to the peer that are still waiting in our buffers."""
         return self.transportConnection.bufferedAmount
+
+    @property
+    def backedUp(self) -> bool:
+        """Whether more than the high-water mark waits to be sent to the peer."""
+        return self.transportConnection.backedUp
+
+    @property
+    def droppedMessages(self) -> int:
+        """Messages the slow-consumer policy dropped for this peer."""
+        return self.transportConnection.droppedMessages
 
     @property
     def transportConnection(self) -> TransportConnection:

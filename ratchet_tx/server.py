@@ -78,6 +78,7 @@ class ServerProtocol(Protocol):
         self.factory.protocols.discard(self)
         app = self.factory.app
         deliver(app, conn, app.onClose)
+        conn.release()
         self.factory._connectionGone(self)
 
     # IPushProducer: the transport's write buffer is full / has drained.

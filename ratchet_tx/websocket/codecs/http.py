@@ -222,7 +222,10 @@ def _splitTarget(target: str) -> tuple[str, str]:
         reduced to its path too, and C{"*"} is its own path.
     """
     if not target.startswith(_ORIGIN_FORM_START):
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # e.g. "http://[::1" or "ws://[x]/"
+            raise _badRequest("malformed request target") from None
         if parts.scheme and parts.netloc:
             return parts.path or _ORIGIN_FORM_START, parts.query
     path, _, query = target.partition(_QUERY_SEPARATOR)
