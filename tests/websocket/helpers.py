@@ -320,13 +320,22 @@ class Peer:
         self.proto.makeConnection(transport)
         self._decoder = hybi.FrameDecoder(expectMasked=False)
         self._read = 0
+        self._view: WebSocketConnection | None = None
+        view = self.proto.connection.view
+        if isinstance(view, WebSocketConnection):
+            self._view = view
 
     @property
     def conn(self) -> WebSocketConnection:
-        """The connection as the application sees it."""
+        """
+        The connection as the application sees it (remembered: once the
+        connection is lost, the transport's connection forgets its views).
+        """
         view = self.proto.connection.view
-        assert isinstance(view, WebSocketConnection)
-        return view
+        if isinstance(view, WebSocketConnection):
+            self._view = view
+        assert self._view is not None, "no WebSocket view yet"
+        return self._view
 
     def receive(self, data: bytes, chunkSize: int | None = None) -> None:
         """The server reads C{data}, in pieces of C{chunkSize} bytes if given."""
