@@ -270,7 +270,7 @@ class Options(usage.Options):
 
     def opt_origin(self, origin: str) -> None:
         """
-        Accept WebSocket handshakes only from this Origin, e.g.
+        Accept WebSocket handshakes only from this Origin, such as
         https://example.com (repeatable; default: any origin).  Others get 403.
         """
         self["origins"].append(origin)
@@ -284,8 +284,8 @@ class Options(usage.Options):
 
     def opt_disable_version(self, name: str) -> None:
         """
-        Refuse clients of this WebSocket version (repeatable): one of
-        rfc6455, hybi-10, hybi-07, hixie-76, hixie-75.
+        Refuse clients of this WebSocket version (repeatable): rfc6455,
+        hybi-10, hybi-07, hixie-76 or hixie-75.
         """
         try:
             self["disabled-versions"].append(WebSocketVersion(name))
