@@ -269,10 +269,7 @@ class Options(usage.Options):
             ) from None
 
     def opt_origin(self, origin: str) -> None:
-        """
-        Accept WebSocket handshakes only from this Origin, such as
-        https://example.com (repeatable; default: any origin).  Others get 403.
-        """
+        """Accept handshakes only from this Origin (repeatable; default: any); others get 403."""
         self["origins"].append(origin)
 
     def opt_subprotocol(self, name: str) -> None:
@@ -283,10 +280,7 @@ class Options(usage.Options):
         self["subprotocols"].append(name)
 
     def opt_disable_version(self, name: str) -> None:
-        """
-        Refuse clients of this WebSocket version (repeatable): rfc6455,
-        hybi-10, hybi-07, hixie-76 or hixie-75.
-        """
+        """Refuse a WebSocket version: rfc6455, hybi-10, hybi-07, hixie-76, hixie-75 (repeatable)."""
         try:
             self["disabled-versions"].append(WebSocketVersion(name))
         except ValueError:
