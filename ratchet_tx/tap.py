@@ -280,7 +280,7 @@ class Options(usage.Options):
         self["subprotocols"].append(name)
 
     def opt_disable_version(self, name: str) -> None:
-        """Refuse a WebSocket version: rfc6455, hybi-10, hybi-07, hixie-76, hixie-75 (repeatable)."""
+        """Refuse a version: rfc6455, hybi-10, hybi-07, hixie-76, hixie-75 (repeatable)."""
         try:
             self["disabled-versions"].append(WebSocketVersion(name))
         except ValueError:
