@@ -1,0 +1,837 @@
+#!/usr/bin/env python3
+"""
+Side-by-side benchmark of ratchet_tx and its peers (run it with bench/run).
+
+For every scenario, every repeat, every server in turn (A B C ... A B C ...),
+the driver starts the server on a free loopback port, pinned to CPU 0, runs
+the C load generator (bench/loadgen.c) pinned to CPU 1, reads the server's
+CPU time (/proc/PID/stat) at the start and end of the measured window and
+its RSS (/proc/PID/status) around the idle scenario, then stops the server.
+It prints, per scenario, the median of the repeats with min-max, and each
+server's ratio to Autobahn measured in the same repeat (median of the
+per-repeat ratios), and writes everything as JSON into bench/results/.
+
+Nothing here talks to anything but 127.0.0.0/8; every run is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+ENV = BENCH / ".env"
+PYTHON = ENV / "bin" / "python"
+LOADGEN = ENV / "bin" / "loadgen"
+RESULTS = BENCH / "results"
+
+SERVER_CPU = 0
+GENERATOR_CPU = 1
+BASELINE = "autobahn"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Other processes using more than this share of a CPU during a run disturb it.
+OTHER_LOAD_WARNING = 0.05
+# The driver waits at most --quiet-wait before a run, and at most this many
+# times --quiet-wait in all, for other processes to leave the CPUs alone.
+QUIET_BUDGET_RUNS = 10
+
+
+# --------------------------------------------------------------------------
+# Servers
+
+
+@dataclass
+class ServerSpec:
+    name: str
+    description: str
+    argv: object  # (port, scenario) -> list[str]
+    env: object = field(default_factory=dict)  # a dict, or a function returning one
+    raw: bool = False  # raw TCP: the generator sends bytes, no WebSocket
+
+
+# ratchet_tx runs from a copy of the work tree taken when the driver starts
+# (see snapshot_ratchet): the repository may change while the benchmark runs.
+ratchet_root = REPO
+
+
+def snapshot_ratchet(into: Path) -> None:
+    """Copy ratchet_tx, its twistd plugin and bench/apps.py into a folder
+    that then stands in for the repository on the servers' PYTHONPATH."""
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "dropin.cache")
+    shutil.copytree(REPO / "ratchet_tx", into / "ratchet_tx", ignore=skip)
+    (into / "twisted" / "plugins").mkdir(parents=True)
+    shutil.copy2(REPO / "twisted" / "plugins" / "ratchet_plugin.py", into / "twisted" / "plugins")
+    (into / "bench").mkdir()
+    shutil.copy2(BENCH / "apps.py", into / "bench")
+    global ratchet_root
+    ratchet_root = into
+
+
+def _ratchet(port: int, scenario: str) -> list[str]:
+    app = "bench.apps:Broadcast" if scenario == "broadcast" else "ratchet_tx.examples.echo:Echo"
+    return [
+        str(ENV / "bin" / "twistd"),
+        "-n",
+        "--pidfile=",
+        "ratchet",
+        "--app",
+        app,
+        "--listen",
+        f"tcp:{port}:interface=127.0.0.1",
+        "--max-message-size",
+        "64M",
+    ]
+
+
+def _script(name: str):
+    return lambda port, scenario: [str(PYTHON), str(BENCH / "servers" / name), "--port", str(port)]
+
+
+SERVERS = [
+    ServerSpec(
+        "ratchet_tx",
+        "twistd -n ratchet (examples.echo:Echo; bench.apps:Broadcast for broadcast)",
+        _ratchet,
+        env=lambda: {"PYTHONPATH": str(ratchet_root)},
+    ),
+    ServerSpec(
+        "autobahn",
+        "Autobahn|Python on Twisted, default install (its native NVX accelerators on)",
+        _script("autobahn_server.py"),
+    ),
+    ServerSpec(
+        "autobahn-pure",
+        "Autobahn|Python on Twisted with AUTOBAHN_USE_NVX=0 (pure Python)",
+        _script("autobahn_server.py"),
+        env={"AUTOBAHN_USE_NVX": "0"},
+    ),
+    ServerSpec("websockets", "websockets, asyncio implementation", _script("websockets_server.py")),
+    ServerSpec("picows", "picows on asyncio", _script("picows_server.py")),
+    ServerSpec(
+        "node-ws",
+        "node + ws",
+        lambda port, scenario: ["node", str(BENCH / "servers" / "node_ws.js"), "--port", str(port)],
+    ),
+    ServerSpec(
+        "raw-twisted",
+        "raw Twisted TCP echo/broadcast, no framing: the stack's ceiling",
+        _script("raw_twisted.py"),
+        raw=True,
+    ),
+    ServerSpec(
+        "c-stub",
+        "loadgen's own minimal C WebSocket server: the generator's ceiling, not a peer",
+        lambda port, scenario: [str(LOADGEN), "serve", "--port", str(port), "--timeout", "3600"],
+    ),
+]
+SERVER_NAMES = [s.name for s in SERVERS]
+
+
+# --------------------------------------------------------------------------
+# Scenarios
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    mode: str
+    args: list
+    metric: str  # key in the run's record
+    unit: str
+    higher_is_better: bool = True
+
+
+SCENARIOS = [
+    Scenario(
+        name="echo",
+        title="small echo: 64 connections, 32-byte text, 16 in flight each",
+        mode="echo",
+        args=["--conns", "64", "--size", "32", "--inflight", "16"],
+        metric="messages_per_s",
+        unit="msg/s",
+    ),
+    Scenario(
+        name="large",
+        title="large echo: 1 MiB binary, 4 connections, 1 in flight each",
+        mode="large",
+        # --quickack: see "Caveats" in README.md (delayed ACKs).
+        args=["--conns", "4", "--size", str(1 << 20), "--inflight", "1", "--quickack"],
+        metric="mib_per_s",
+        unit="MiB/s",
+    ),
+    Scenario(
+        name="broadcast",
+        title="broadcast: 64-byte text, 1 sender to 1000 receivers, 16 in flight",
+        mode="broadcast",
+        args=["--conns", "1000", "--size", "64", "--window", "16"],
+        metric="deliveries_per_s",
+        unit="deliveries/s",
+    ),
+    Scenario(
+        name="idle",
+        title="idle: 10 000 open connections, server memory",
+        mode="idle",
+        args=["--conns", "10000", "--hold", "60"],
+        metric="kib_per_connection",
+        unit="KiB/conn",
+        higher_is_better=False,
+    ),
+    Scenario(
+        name="handshakes",
+        title="handshakes: open, handshake, close; 32 at a time",
+        mode="handshakes",
+        args=["--concurrency", "32"],
+        metric="handshakes_per_s",
+        unit="handshakes/s",
+    ),
+]
+SCENARIO_NAMES = [s.name for s in SCENARIOS]
+
+# The server's throughput per second of its own CPU time: less sensitive than
+# throughput to the wake-up latencies of a small virtual machine.
+PER_CPU = {
+    "echo": ("messages", "msg/CPU-s"),
+    "large": ("mib", "MiB/CPU-s"),
+    "broadcast": ("deliveries", "deliveries/CPU-s"),
+    "handshakes": ("handshakes", "handshakes/CPU-s"),
+}
+
+
+# --------------------------------------------------------------------------
+# Processes
+
+
+def _preexec(cpu: int | None):
+    def setup():
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        os.setpgrp()
+
+    return setup
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(proc: subprocess.Popen, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server not listening on {port} after {timeout} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def others_cpu_ticks(mine: set[int]) -> dict[int, int]:
+    """CPU time (ticks) used so far by every process but ours, by pid."""
+    ticks = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile
+    return ticks
+
+
+def others_cpu_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds other processes used between two samples (those that
+    exited meanwhile are not counted)."""
+    return sum(t - before.get(pid, 0) for pid, t in after.items()) / CLK_TCK
+
+
+def wait_quiet(limit: float) -> float:
+    """Wait up to limit seconds until other processes use less than
+    OTHER_LOAD_WARNING of a CPU; return the load last seen."""
+    deadline = time.monotonic() + limit
+    mine = {os.getpid()}
+    while True:
+        before, t0 = others_cpu_ticks(mine), time.monotonic()
+        time.sleep(0.25)
+        load = others_cpu_seconds(before, others_cpu_ticks(mine)) / (time.monotonic() - t0)
+        if load < OTHER_LOAD_WARNING or time.monotonic() >= deadline:
+            return load
+        time.sleep(1.0)
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def stop(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def lines(proc: subprocess.Popen, deadline: float):
+    """Yield the generator's stdout lines until EOF, or raise at deadline."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    buf = b""
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("load generator did not finish in time")
+            if not sel.select(min(left, 1.0)):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                if buf:
+                    yield buf.decode()
+                return
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                yield line.decode()
+    finally:
+        sel.close()
+
+
+# --------------------------------------------------------------------------
+# One run
+
+
+def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag: str) -> dict:
+    port = free_port()
+    log_path = logdir / f"{tag}.log"
+    env = dict(os.environ, **(server.env() if callable(server.env) else server.env))
+    record = {"scenario": scenario.name, "server": server.name, "ok": False, "error": ""}
+    with open(log_path, "wb") as log, tempfile.TemporaryDirectory() as cwd:
+        proc = subprocess.Popen(
+            server.argv(port, scenario.name),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            preexec_fn=_preexec(SERVER_CPU if options.pin else None),
+        )
+        gen = None
+        try:
+            wait_listening(proc, port, 30)
+            time.sleep(0.3)  # let it finish starting up before the baseline
+            argv = [str(LOADGEN), scenario.mode, "--port", str(port)] + list(scenario.args)
+            if server.raw:
+                argv.append("--raw")
+            argv += ["--warmup", str(options.warmup), "--duration", str(options.duration)]
+            argv += options.extra.get(scenario.name, [])
+            bound = options.warmup + options.duration + 90
+            argv += ["--timeout", str(bound)]
+            rss_before = rss_kib(proc.pid)
+            gen = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                preexec_fn=_preexec(GENERATOR_CPU if options.pin else None),
+            )
+            cpu0 = cpu1 = t0 = t1 = None
+            mine = {os.getpid(), proc.pid, gen.pid}
+            result = None
+            for line in lines(gen, time.monotonic() + bound + 15):
+                if line == "phase measure":
+                    t0, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
+                    others0 = others_cpu_ticks(mine)
+                elif line == "phase end":
+                    t1, cpu1 = time.monotonic(), cpu_seconds(proc.pid)
+                    others1 = others_cpu_ticks(mine)
+                elif line.startswith("ready "):
+                    time.sleep(1.0)  # let the server settle
+                    rss_after = rss_kib(proc.pid)
+                    opened = int(line.split()[1])
+                    record["rss_before_kib"] = rss_before
+                    record["rss_after_kib"] = rss_after
+                    record["kib_per_connection"] = (rss_after - rss_before) / opened
+                    gen.stdin.write(b"done\n")
+                    gen.stdin.close()
+                elif line.startswith("result "):
+                    result = json.loads(line[len("result ") :])
+            gen.wait(15)
+            stderr = gen.stderr.read().decode(errors="replace").strip()
+            if result is None:
+                raise RuntimeError(f"no result from the load generator: {stderr[-300:]}")
+            record["loadgen"] = result
+            if not result["ok"]:
+                raise RuntimeError(f"load generator: {result['error']}")
+            bad = {k: result[k] for k in ("verify_errors", "protocol_errors") if result[k]}
+            if bad:
+                raise RuntimeError(f"wrong data from the server: {bad}")
+            for key in ("messages_per_s", "mib_per_s", "deliveries_per_s", "handshakes_per_s"):
+                record[key] = result[key]
+            record["generator_cpu"] = result["generator_cpu"]
+            if scenario.mode == "broadcast":
+                record["latency_ms"] = result["latency_ms"]
+            if cpu0 is not None and cpu1 is not None and t1 > t0:
+                used = cpu1 - cpu0
+                record["server_cpu"] = used / (t1 - t0)
+                record["server_cpu_s"] = used
+                # CPU other processes used meanwhile, in CPUs: more than a few
+                # percent disturbs the run.
+                record["other_load"] = others_cpu_seconds(others0, others1) / (t1 - t0)
+                if scenario.name in PER_CPU and used > 0:
+                    key, _unit = PER_CPU[scenario.name]
+                    amount = {
+                        "messages": result["messages"],
+                        "mib": result["bytes"] / 1048576,
+                        "deliveries": result["deliveries"],
+                        "handshakes": result["handshakes"],
+                    }[key]
+                    record["per_cpu_s"] = amount / used
+            if proc.poll() is not None:
+                raise RuntimeError(f"server died (status {proc.returncode})")
+            if scenario.metric not in record:
+                raise RuntimeError(f"no {scenario.metric}")
+            record["value"] = record[scenario.metric]
+            record["ok"] = True
+        except Exception as e:  # a failed run is recorded, and the others go on
+            record["error"] = str(e)
+        finally:
+            if gen is not None and gen.poll() is None:
+                gen.kill()
+                gen.wait()
+            stop(proc)
+    if not record["ok"]:
+        tail = log_path.read_text(errors="replace")[-600:]
+        record["server_log_tail"] = tail
+    return record
+
+
+# --------------------------------------------------------------------------
+# Summary
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if unit in ("KiB/conn",) or abs(value) < 10:
+        text = f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+    elif abs(value) >= 1e6:
+        text = f"{value / 1e6:.2f}M"
+    elif abs(value) >= 1e4:
+        text = f"{value / 1e3:.1f}k"
+    else:
+        text = f"{value:.0f}"
+    return text
+
+
+def summarize(runs: list[dict], servers: list[str], scenarios: list[Scenario]) -> dict:
+    summary = {}
+    for sc in scenarios:
+        per_server = {}
+        by_repeat = {}
+        for r in runs:
+            if r["scenario"] == sc.name and r["ok"]:
+                by_repeat.setdefault(r["repeat"], {})[r["server"]] = r
+        for name in servers:
+            mine = [r for r in runs if r["scenario"] == sc.name and r["server"] == name]
+            good = [r for r in mine if r["ok"]]
+            entry = {"runs": len(mine), "failed": len(mine) - len(good)}
+            if good:
+                values = [r["value"] for r in good]
+                entry.update(median=statistics.median(values), min=min(values), max=max(values))
+                ratios = [
+                    rep[name]["value"] / rep[BASELINE]["value"]
+                    for rep in by_repeat.values()
+                    if name in rep and BASELINE in rep and rep[BASELINE]["value"]
+                ]
+                if ratios:
+                    entry["ratio"] = statistics.median(ratios)
+                    entry["ratio_min"] = min(ratios)
+                    entry["ratio_max"] = max(ratios)
+                loads = [r["other_load"] for r in good if "other_load" in r]
+                if loads:
+                    entry["other_load_max"] = max(loads)
+                for key in ("server_cpu", "generator_cpu", "per_cpu_s"):
+                    vals = [r[key] for r in good if key in r]
+                    if vals:
+                        entry[key] = statistics.median(vals)
+                lat = [r["latency_ms"] for r in good if "latency_ms" in r]
+                if lat:
+                    entry["latency_p50_ms"] = statistics.median(x["p50"] for x in lat)
+                    entry["latency_p99_ms"] = statistics.median(x["p99"] for x in lat)
+            errors = sorted({r["error"] for r in mine if not r["ok"]})
+            if errors:
+                entry["errors"] = errors
+            per_server[name] = entry
+        summary[sc.name] = per_server
+    return summary
+
+
+def print_tables(summary: dict, servers: list[str], scenarios: list[Scenario], out) -> None:
+    for sc in scenarios:
+        per = summary[sc.name]
+        better = "higher" if sc.higher_is_better else "lower"
+        print(f"\n### {sc.title}\n", file=out)
+        head = f"| server | {sc.unit} (median) | min–max | × {BASELINE} |"
+        rule = "|---|--:|--:|--:|"
+        extra = []
+        if sc.name in PER_CPU:
+            extra.append(("per_cpu_s", PER_CPU[sc.name][1]))
+            extra.append(("server_cpu", "server CPU"))
+        if sc.name == "broadcast":
+            extra += [("latency_p50_ms", "latency p50 ms"), ("latency_p99_ms", "p99 ms")]
+        if sc.name != "idle":
+            extra.append(("generator_cpu", "generator CPU"))
+        for _key, label in extra:
+            head += f" {label} |"
+            rule += "--:|"
+        print(head, file=out)
+        print(rule, file=out)
+        for name in servers:
+            e = per.get(name, {})
+            if "median" not in e:
+                err = "; ".join(e.get("errors", ["not run"]))[:80]
+                print(f"| {name} | failed: {err} |" + " |" * (2 + len(extra)), file=out)
+                continue
+            ratio = f"{e['ratio']:.2f}×" if "ratio" in e else "-"
+            row = (
+                f"| {name} | {_fmt(e['median'], sc.unit)} | "
+                f"{_fmt(e['min'], sc.unit)}–{_fmt(e['max'], sc.unit)} | {ratio} |"
+            )
+            for key, _label in extra:
+                v = e.get(key)
+                if v is None:
+                    row += " - |"
+                elif key in ("server_cpu", "generator_cpu"):
+                    row += f" {v * 100:.0f}% |"
+                elif key.startswith("latency"):
+                    row += f" {v:.1f} |"
+                else:
+                    row += f" {_fmt(v)} |"
+            if e.get("failed"):
+                row += f" ({e['failed']} failed)"
+            print(row, file=out)
+        note = f"({better} is better"
+        loads = [e["other_load_max"] for e in per.values() if "other_load_max" in e]
+        noisy = [v for v in loads if v > OTHER_LOAD_WARNING]
+        if noisy:
+            note += (
+                f"; other processes used up to {max(noisy) * 100:.0f}% of a CPU during "
+                f"some runs: treat these figures with care"
+            )
+        print(f"\n{note})", file=out)
+
+    # The overview: one row per server, one column per scenario.
+    print(
+        "\n### Overview: median, and × " + BASELINE + " (median of per-repeat ratios)\n", file=out
+    )
+    print("| server | " + " | ".join(f"{sc.name} ({sc.unit})" for sc in scenarios) + " |", file=out)
+    print("|---|" + "--:|" * len(scenarios), file=out)
+    for name in servers:
+        cells = []
+        for sc in scenarios:
+            e = summary[sc.name].get(name, {})
+            if "median" not in e:
+                cells.append("failed" if e.get("runs") else "-")
+                continue
+            cell = _fmt(e["median"], sc.unit)
+            if "ratio" in e and name != BASELINE:
+                cell += f" ({e['ratio']:.2f}×)"
+            cells.append(cell)
+        print(f"| {name} | " + " | ".join(cells) + " |", file=out)
+
+
+# --------------------------------------------------------------------------
+# Environment
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception as e:
+        return f"unknown ({e})"
+
+
+def environment() -> dict:
+    info = {
+        "python": sys.version.split()[0],
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "loadgen_cpu_server": SERVER_CPU,
+        "loadgen_cpu_generator": GENERATOR_CPU,
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            info["cpu_model"] = m.group(1) if m else "unknown"
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+            info["tcp_congestion_control"] = f.read().strip()
+    except OSError:
+        pass
+    code = (
+        "import importlib.metadata as m, json\n"
+        "out = {}\n"
+        "for p in ('twisted', 'autobahn', 'websockets', 'picows', 'wsaccel', 'zope.interface'):\n"
+        "    try: out[p] = m.version(p)\n"
+        "    except Exception: out[p] = None\n"
+        "print(json.dumps(out))"
+    )
+    try:
+        info["packages"] = json.loads(_version([str(PYTHON), "-c", code]))
+    except ValueError:
+        info["packages"] = {}
+    info["node"] = _version(["node", "--version"])
+    try:
+        info["ws"] = json.loads((BENCH / "node_modules" / "ws" / "package.json").read_text())[
+            "version"
+        ]
+    except OSError:
+        info["ws"] = None
+    info["ratchet_tx_commit"] = _version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    dirty = _version(["git", "-C", str(REPO), "status", "--porcelain", "--", "ratchet_tx"])
+    info["ratchet_tx_dirty"] = bool(dirty)
+    return info
+
+
+# --------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description="Benchmark ratchet_tx side by side with its peers (see bench/README.md)."
+    )
+    p.add_argument(
+        "--servers",
+        default=",".join(SERVER_NAMES),
+        help="comma-separated, from: " + ", ".join(SERVER_NAMES),
+    )
+    p.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIO_NAMES),
+        help="comma-separated, from: " + ", ".join(SCENARIO_NAMES),
+    )
+    p.add_argument("--repeats", type=int, default=None, help="repeats (5; --quick: 1)")
+    p.add_argument("--warmup", type=float, default=None, help="seconds (1; --quick: 0.5)")
+    p.add_argument(
+        "--duration", type=float, default=None, help="seconds measured per run (5; --quick: 2)"
+    )
+    p.add_argument("--quick", action="store_true", help="one short repeat of everything")
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="SCENARIO=ARGS",
+        help="more load generator arguments for a scenario, e.g. "
+        "'broadcast=--window 1' (repeatable)",
+    )
+    p.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="do not pin the server to CPU 0 and the generator to CPU 1",
+    )
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="before each run, wait up to this long (and 10 times this in all) for "
+        "other processes to leave the CPUs alone (15; 0: do not wait)",
+    )
+    p.add_argument("--output", type=Path, default=None, help="the JSON file to write")
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="run nothing: print the tables of an earlier results file",
+    )
+    o = p.parse_args(argv)
+    o.repeats = o.repeats or (1 if o.quick else 5)
+    o.warmup = o.warmup if o.warmup is not None else (0.5 if o.quick else 1.0)
+    o.duration = o.duration if o.duration is not None else (2.0 if o.quick else 5.0)
+    o.servers = [s.strip() for s in o.servers.split(",") if s.strip()]
+    o.scenarios = [s.strip() for s in o.scenarios.split(",") if s.strip()]
+    for s in o.servers:
+        if s not in SERVER_NAMES:
+            p.error(f"unknown server {s!r}; known: {', '.join(SERVER_NAMES)}")
+    for s in o.scenarios:
+        if s not in SCENARIO_NAMES:
+            p.error(f"unknown scenario {s!r}; known: {', '.join(SCENARIO_NAMES)}")
+    extra = {}
+    for item in o.extra:
+        name, sep, args = item.partition("=")
+        if not sep or name not in SCENARIO_NAMES:
+            p.error(f"--extra takes SCENARIO=ARGS, not {item!r}")
+        extra.setdefault(name, []).extend(args.split())
+    o.extra = extra
+    return o
+
+
+def report(path: Path) -> int:
+    document = json.loads(path.read_text())
+    names = document["options"]["servers"]
+    scenarios = [sc for sc in SCENARIOS if sc.name in document["options"]["scenarios"]]
+    env = document["environment"]
+    print(
+        f"{document['started']}: ratchet_tx {env['ratchet_tx_commit']}"
+        f"{' (modified)' if env['ratchet_tx_dirty'] else ''}, {document['options']['repeats']} "
+        f"repeat(s) of {document['options']['warmup']} s + {document['options']['duration']} s"
+    )
+    print_tables(summarize(document["runs"], names, scenarios), names, scenarios, sys.stdout)
+    return 0
+
+
+def main(argv=None) -> int:
+    options = parse_args(argv)
+    if options.report:
+        return report(options.report)
+    if not LOADGEN.exists():
+        sys.exit(f"{LOADGEN} is missing: run bench/run, which builds it")
+    if options.pin and (os.cpu_count() or 1) < 2:
+        print("fewer than 2 CPUs: not pinning", file=sys.stderr)
+        options.pin = False
+    if options.pin:
+        os.sched_setaffinity(0, {GENERATOR_CPU})
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 10000 + 100 and "idle" in options.scenarios:
+        print(
+            f"warning: RLIMIT_NOFILE hard limit {hard} is below 10 100; "
+            "the idle scenario will fail",
+            file=sys.stderr,
+        )
+    servers = [s for s in SERVERS if s.name in options.servers]
+    scenarios = [s for s in SCENARIOS if s.name in options.scenarios]
+    if shutil.which("node") is None and any(s.name == "node-ws" for s in servers):
+        sys.exit("node is not installed")
+
+    started = datetime.datetime.now()
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    RESULTS.mkdir(exist_ok=True)
+    logdir = RESULTS / f"{stamp}-logs"
+    logdir.mkdir()
+    output = options.output or RESULTS / f"{stamp}.json"
+    total = len(servers) * len(scenarios) * options.repeats
+    print(
+        f"{total} runs: servers {', '.join(s.name for s in servers)}; scenarios "
+        f"{', '.join(s.name for s in scenarios)}; {options.repeats} repeat(s) of "
+        f"{options.warmup} s warm-up + {options.duration} s",
+        flush=True,
+    )
+
+    machine = environment()  # before the runs: the repository may move meanwhile
+    snapshot = tempfile.TemporaryDirectory(prefix="ratchet_tx-bench-")
+    if any(s.name == "ratchet_tx" for s in servers):
+        snapshot_ratchet(Path(snapshot.name))
+    runs = []
+    waited = 0.0
+    t_start = time.monotonic()
+    for sc in scenarios:
+        for rep in range(options.repeats):
+            for server in servers:
+                tag = f"{sc.name}-{server.name}-{rep}"
+                # Wait for a quiet machine, within a total budget.
+                budget = QUIET_BUDGET_RUNS * options.quiet_wait - waited
+                if budget > 0:
+                    t = time.monotonic()
+                    wait_quiet(min(options.quiet_wait, budget))
+                    waited += time.monotonic() - t
+                record = run_once(server, sc, options, logdir, tag)
+                record["repeat"] = rep
+                runs.append(record)
+                if record["ok"]:
+                    extra = ""
+                    if "server_cpu" in record:
+                        extra += f"  server CPU {record['server_cpu'] * 100:.0f}%"
+                    if "generator_cpu" in record and sc.name != "idle":
+                        extra += f"  generator CPU {record['generator_cpu'] * 100:.0f}%"
+                    if "latency_ms" in record:
+                        lat = record["latency_ms"]
+                        extra += f"  latency p50 {lat['p50']:.1f} p99 {lat['p99']:.1f} ms"
+                    if record.get("other_load", 0) > OTHER_LOAD_WARNING:
+                        extra += f"  WARNING: other load {record['other_load'] * 100:.0f}% of a CPU"
+                    line = f"{_fmt(record['value'], sc.unit)} {sc.unit}{extra}"
+                else:
+                    line = f"FAILED: {record['error']}"
+                elapsed = time.monotonic() - t_start
+                print(
+                    f"[{len(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
+                    f"#{rep + 1} {server.name:<13} {line}",
+                    flush=True,
+                )
+
+    snapshot.cleanup()
+    names = [s.name for s in servers]
+    summary = summarize(runs, names, scenarios)
+    print_tables(summary, names, scenarios, sys.stdout)
+    document = {
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - t_start, 1),
+        "environment": machine,
+        "options": {
+            "servers": names,
+            "scenarios": {
+                sc.name: [sc.mode] + sc.args + options.extra.get(sc.name, []) for sc in scenarios
+            },
+            "repeats": options.repeats,
+            "warmup": options.warmup,
+            "duration": options.duration,
+            "pinned": options.pin,
+            "quiet_wait": options.quiet_wait,
+            "baseline": BASELINE,
+        },
+        "servers": {s.name: s.description for s in servers},
+        "summary": summary,
+        "runs": runs,
+    }
+    output.write_text(json.dumps(document, indent=1))
+    print(f"\nresults: {output}\nserver logs: {logdir}")
+    failed = sum(1 for r in runs if not r["ok"])
+    if failed:
+        print(f"{failed} run(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1358 @@
+/*
+ * loadgen: the load generator of bench/driver.py.
+ *
+ * One thread, epoll (edge-triggered), non-blocking sockets, a WebSocket
+ * client of its own (RFC 6455 opening handshake, masked client frames, a
+ * streaming parser of the server's frames), or raw TCP with --raw.  It does
+ * as little as it can per message so that it is not the bottleneck:
+ *
+ *   - every client frame it sends is encoded and masked once, at start-up:
+ *     the echo stream of a connection is that frame repeated, so "send one
+ *     more message" is "add the frame's length to what is pending", and a
+ *     write goes straight out of a buffer of back-to-back copies (no copy,
+ *     no masking per message);
+ *   - server frames are parsed in place, payloads are compared with the
+ *     expected bytes (memcmp) but never copied;
+ *   - every connection offers the same Sec-WebSocket-Key (RFC 6455's
+ *     example, so the Sec-WebSocket-Accept to expect is a constant) and
+ *     masks with the same key: a server cannot tell, and the client needs
+ *     neither SHA-1 nor random numbers.
+ *
+ * Modes (see usage()):
+ *   echo        N connections, K messages in flight each, every echo
+ *               answered by one more message: messages/s (and MiB/s).
+ *   large       the same with 1 MiB binary messages by default: MiB/s.
+ *   broadcast   R receivers and one sender; the sender keeps W messages
+ *               ("B" + sequence number) in flight, a message being done
+ *               when every receiver has it: deliveries/s and
+ *               send-to-last-receipt latency.
+ *   idle        open N connections, print "ready N", hold them until a line
+ *               (or EOF) on stdin or --hold seconds; the driver reads the
+ *               server's RSS meanwhile.
+ *   handshakes  C connections at a time, each: connect, opening handshake,
+ *               close handshake, close: handshakes/s.
+ *   serve       not a client: a minimal C WebSocket echo/broadcast server
+ *               (the generator's own ceiling is measured against it).
+ *
+ * With --raw there is no WebSocket: a "message" is SIZE raw bytes of the
+ * stream, and the "handshake" is the bytes of the HTTP request sent and
+ * echoed back (so handshakes/s is connect + one round trip + close).
+ *
+ * Output on stdout, one line each: "phase measure" when the measurement
+ * starts, "phase end" when it ends (the driver reads the server's CPU time
+ * at both), "ready N" (idle), and last "result {json}".  Every phase is
+ * bounded in time; --timeout bounds the whole run.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Limits and constants                                                */
+
+#define READ_BUF_SIZE (1 << 20)    /* one read() takes at most this      */
+#define MAX_EVENTS 1024            /* events per epoll_wait()            */
+#define MAX_HEAD 8192              /* largest handshake response head    */
+#define BURST_MIN_BYTES (64 << 10) /* back-to-back frames per write()    */
+#define MAX_LATENCIES (1 << 20)    /* latency samples kept (broadcast)   */
+#define SEQ_CAPTURE 18             /* "B" kind + 16 hex digits           */
+#define SYNC_RESEND_S 0.2          /* broadcast: resend a sync message   */
+#define STALL_S 10.0               /* broadcast: no progress this long   */
+#define MAX_ERRORS 1000            /* connect errors before giving up    */
+
+#define OP_CONT 0x0
+#define OP_TEXT 0x1
+#define OP_BINARY 0x2
+#define OP_CLOSE 0x8
+#define OP_PING 0x9
+#define OP_PONG 0xA
+
+static const char WS_KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";
+/* base64(sha1(WS_KEY + GUID)), RFC 6455 section 1.3. */
+static const char WS_ACCEPT[] = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+static const uint8_t MASK[4] = {0x37, 0xfa, 0x21, 0x3d};
+
+enum mode { M_ECHO, M_LARGE, M_BROADCAST, M_IDLE, M_HANDSHAKES, M_SERVE };
+enum cstate { C_FREE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSING };
+enum role { R_ECHO, R_SENDER, R_RECEIVER, R_CYCLE, R_IDLE };
+enum phase { P_CONNECT, P_SYNC, P_WARMUP, P_MEASURE, P_HOLD, P_DONE };
+enum fstate { F_HDR, F_PAYLOAD };
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+
+static struct {
+    enum mode mode;
+    const char *host;
+    int port;
+    const char *path;
+    int raw;
+    int conns;       /* echo/large/idle connections; broadcast receivers */
+    size_t size;     /* message size */
+    int inflight;    /* echo: messages in flight per connection */
+    int binary;
+    double warmup, duration, timeout, hold;
+    int concurrency; /* connects/handshakes at a time */
+    int sources;     /* loopback source addresses 127.0.0.2.. (0: none) */
+    int window;      /* broadcast: messages in flight */
+    int verify;
+    int quickack;    /* TCP_QUICKACK after every read: no delayed ACKs */
+} opt = {
+    .host = "127.0.0.1", .port = 0, .path = "/", .conns = 64, .size = 32,
+    .inflight = 16, .warmup = 1.0, .duration = 5.0, .timeout = 120.0,
+    .hold = 30.0, .concurrency = 32, .sources = 16, .window = 16, .verify = 1,
+};
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                         */
+
+typedef struct conn {
+    int fd;
+    uint8_t state, role, fst, synced;
+    uint8_t hdr[14], hdrlen, hdrneed;
+    uint8_t op, fin, msgop;
+    uint8_t cap[SEQ_CAPTURE], caplen;
+    uint8_t ctl[126], ctllen;
+    uint64_t left;       /* payload bytes left in the current frame */
+    uint64_t msgpos;     /* offset in the current message */
+    uint64_t msglen;
+    char *head;          /* handshake response so far */
+    size_t headlen;
+    size_t rawhs;        /* raw: request bytes still to be echoed */
+    uint8_t *dyn;        /* one-off output: request, pong, close, broadcast */
+    size_t dynoff, dynlen, dyncap;
+    uint64_t pend;       /* bytes of the repeated frame stream still to send */
+    uint64_t spos;       /* position in the repeated frame, 0..flen-1 */
+    uint64_t rpos;       /* raw: bytes received since the handshake */
+    uint64_t msgs;
+} conn;
+
+static conn *conns;
+static int nconns;     /* slots */
+static int epfd;
+static uint8_t *rbuf;
+
+static uint8_t *payload;    /* the message payload (unmasked) */
+static uint8_t *burst;      /* back-to-back copies of the frame, masked */
+static size_t flen;         /* bytes of one frame on the wire */
+static size_t burstlen;
+static char *request;
+static size_t requestlen;
+static uint8_t closeframe[8];
+
+static struct {
+    enum phase phase;
+    double t0, tphase, tmeasure, tend;
+    double deadline;    /* end of the current phase */
+    int opened, connecting, started, failed, errors, dropped, verify_errors;
+    int protocol_errors;
+    uint64_t msgs, bytes, deliveries, cycles;
+    uint64_t m_msgs, m_bytes, m_deliveries, m_cycles;
+    double cpu_measure0, cpu_measure;
+    char error[256];
+    /* broadcast */
+    conn *sender;
+    int synced;
+    uint64_t syncseq;
+    double synclast;
+    uint64_t seq, done_seq, outstanding;
+    double *sent_at;
+    int *got;
+    int ring;
+    double lastprogress;
+    double *lat;
+    size_t nlat;
+    int stdin_open;
+} g;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "loadgen: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(2);
+}
+
+static void fail(const char *fmt, ...) {
+    if (g.error[0]) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g.error, sizeof g.error, fmt, ap);
+    va_end(ap);
+    g.phase = P_DONE;
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) die("out of memory");
+    return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Frames                                                              */
+
+/* Encode a masked client frame into out; returns its length. */
+static size_t encode_frame(uint8_t *out, int op, const uint8_t *data, size_t n) {
+    size_t h = 0;
+    out[h++] = 0x80 | op;
+    if (n < 126) {
+        out[h++] = 0x80 | n;
+    } else if (n < 65536) {
+        out[h++] = 0x80 | 126;
+        out[h++] = n >> 8;
+        out[h++] = n & 0xff;
+    } else {
+        out[h++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--) out[h++] = (uint64_t)n >> (8 * i);
+    }
+    memcpy(out + h, MASK, 4);
+    h += 4;
+    for (size_t i = 0; i < n; i++) out[h + i] = data[i] ^ MASK[i & 3];
+    return h + n;
+}
+
+static void dyn_append(conn *c, const void *data, size_t n) {
+    if (c->dynoff == c->dynlen) c->dynoff = c->dynlen = 0;
+    if (c->dynlen + n > c->dyncap) {
+        size_t cap = c->dyncap ? c->dyncap : 256;
+        while (cap < c->dynlen + n) cap *= 2;
+        c->dyn = realloc(c->dyn, cap);
+        if (!c->dyn) die("out of memory");
+        c->dyncap = cap;
+    }
+    memcpy(c->dyn + c->dynlen, data, n);
+    c->dynlen += n;
+}
+
+static void dyn_frame(conn *c, int op, const uint8_t *data, size_t n) {
+    uint8_t tmp[256];
+    if (n > 125 + 100) die("control frame too large");
+    dyn_append(c, tmp, encode_frame(tmp, op, data, n));
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection lifecycle                                                */
+
+static void conn_close(conn *c) {
+    if (c->state == C_FREE) return;
+    if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) g.connecting--;
+    else g.opened--;
+    close(c->fd);
+    c->fd = -1;
+    c->state = C_FREE;
+    free(c->head);
+    c->head = NULL;
+    c->headlen = 0;
+    c->dynoff = c->dynlen = 0;
+    c->pend = c->spos = c->rpos = 0;
+    c->fst = F_HDR;
+    c->hdrlen = 0;
+    c->hdrneed = 2;
+    c->left = c->msgpos = c->msglen = 0;
+    c->caplen = c->ctllen = 0;
+    c->synced = 0;
+}
+
+/* Start connecting c; returns 0 if connect() failed at once. */
+static int conn_start(conn *c, int role) {
+    static uint32_t next_source;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(opt.port)};
+    inet_pton(AF_INET, opt.host, &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (opt.sources > 0) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(0x7f000002u + (next_source++ % opt.sources));
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0)
+            die("bind 127.0.0.x: %s", strerror(errno));
+    }
+    c->fd = fd;
+    c->role = role;
+    c->state = C_CONNECTING;
+    c->fst = F_HDR;
+    c->hdrneed = 2;
+    g.connecting++;
+    g.started++;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+        g.errors++;
+        conn_close(c);
+        return 0;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+    ev.data.u32 = (uint32_t)(c - conns);
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
+    return 1;
+}
+
+static int flush(conn *c);
+static void on_open(conn *c);
+static void slot_done(conn *c, int ok);
+
+/* ------------------------------------------------------------------ */
+/* Messages received                                                    */
+
+static uint64_t parse_hex(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t ch = p[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0) return UINT64_MAX;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+static void broadcast_send(conn *s, char kind, uint64_t seq) {
+    uint8_t msg[4096], frame[4200];
+    size_t n = opt.size;
+    memcpy(msg, payload, n);
+    msg[0] = 'B';
+    msg[1] = kind;
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)seq);
+    memcpy(msg + 2, hex, 16);
+    if (opt.raw) dyn_append(s, msg, n);
+    else dyn_append(s, frame, encode_frame(frame, OP_TEXT, msg, n));
+}
+
+static void broadcast_fill(double now) {
+    while (g.outstanding < (uint64_t)opt.window && g.phase >= P_WARMUP && g.phase <= P_MEASURE) {
+        int i = g.seq % g.ring;
+        g.sent_at[i] = now;
+        g.got[i] = 0;
+        broadcast_send(g.sender, 'm', g.seq);
+        g.seq++;
+        g.outstanding++;
+    }
+    flush(g.sender);
+}
+
+/* A receiver got a whole broadcast message whose first bytes are in cap. */
+static void on_broadcast(conn *c, double now) {
+    if (c->caplen < SEQ_CAPTURE || c->cap[0] != 'B') {
+        g.protocol_errors++;
+        return;
+    }
+    uint64_t seq = parse_hex(c->cap + 2, 16);
+    if (c->cap[1] == 's') {
+        if (!c->synced) {
+            c->synced = 1;
+            g.synced++;
+        }
+        return;
+    }
+    if (c->cap[1] != 'm' || seq >= g.seq || seq + g.ring <= g.seq) {
+        g.protocol_errors++;
+        return;
+    }
+    g.deliveries++;
+    int i = seq % g.ring;
+    if (++g.got[i] == opt.conns) {
+        g.outstanding--;
+        g.lastprogress = now;
+        if (g.phase == P_MEASURE && g.nlat < MAX_LATENCIES)
+            g.lat[g.nlat++] = (now - g.sent_at[i]) * 1e3;
+        broadcast_fill(now);
+    }
+}
+
+static void on_message(conn *c, uint64_t len) {
+    switch (c->role) {
+    case R_ECHO:
+        c->msgs++;
+        g.msgs++;
+        g.bytes += len;
+        if (len != opt.size) g.verify_errors++;
+        if (g.phase == P_WARMUP || g.phase == P_MEASURE) c->pend += flen;
+        break;
+    case R_RECEIVER:
+        on_broadcast(c, now_s());
+        break;
+    default:
+        break;
+    }
+}
+
+/* Payload bytes of a data frame. */
+static void on_payload(conn *c, const uint8_t *p, size_t n) {
+    if (c->role == R_ECHO && opt.verify) {
+        if (c->msgpos + n > opt.size || memcmp(p, payload + c->msgpos, n) != 0)
+            g.verify_errors++;
+    } else if (c->role == R_RECEIVER && c->msgpos < SEQ_CAPTURE) {
+        size_t k = SEQ_CAPTURE - c->msgpos;
+        if (k > n) k = n;
+        memcpy(c->cap + c->msgpos, p, k);
+        c->caplen = c->msgpos + k;
+    }
+    c->msgpos += n;
+}
+
+static void on_control(conn *c) {
+    if (c->op == OP_PING) {
+        dyn_frame(c, OP_PONG, c->ctl, c->ctllen);
+    } else if (c->op == OP_CLOSE) {
+        if (c->state == C_CLOSING) {
+            slot_done(c, 1);
+        } else {
+            /* The server closes on us: answer, and count it. */
+            g.dropped++;
+            dyn_frame(c, OP_CLOSE, c->ctl, c->ctllen >= 2 ? 2 : 0);
+            if (flush(c)) slot_done(c, 0);
+        }
+    }
+}
+
+/* Parse server frames (never masked) in place.  Returns 0 if c was closed. */
+static int parse_frames(conn *c, const uint8_t *p, size_t n) {
+    const uint8_t *end = p + n;
+    while (p < end) {
+        if (c->fst == F_HDR) {
+            while (c->hdrlen < c->hdrneed && p < end) c->hdr[c->hdrlen++] = *p++;
+            if (c->hdrlen < c->hdrneed) break;
+            if (c->hdrlen == 2) {
+                if (c->hdr[1] & 0x80) {
+                    g.protocol_errors++;
+                    fail("server sent a masked frame");
+                    return 0;
+                }
+                uint8_t l7 = c->hdr[1] & 0x7f;
+                c->hdrneed = l7 == 126 ? 4 : l7 == 127 ? 10 : 2;
+                if (c->hdrlen < c->hdrneed) continue;
+            }
+            uint8_t l7 = c->hdr[1] & 0x7f;
+            uint64_t len = l7;
+            if (l7 == 126) len = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
+            else if (l7 == 127) {
+                len = 0;
+                for (int i = 2; i < 10; i++) len = len << 8 | c->hdr[i];
+            }
+            c->fin = c->hdr[0] >> 7;
+            c->op = c->hdr[0] & 0x0f;
+            c->left = len;
+            c->hdrlen = 0;
+            c->hdrneed = 2;
+            if (c->op >= 0x8) {
+                if (len > 125) {
+                    g.protocol_errors++;
+                    fail("control frame of %llu bytes", (unsigned long long)len);
+                    return 0;
+                }
+                c->ctllen = 0;
+            } else if (c->op != OP_CONT) {
+                c->msgop = c->op;
+                c->msgpos = 0;
+                c->caplen = 0;
+            }
+            c->fst = F_PAYLOAD;
+        }
+        /* F_PAYLOAD */
+        size_t k = c->left < (uint64_t)(end - p) ? (size_t)c->left : (size_t)(end - p);
+        if (c->op >= 0x8) {
+            memcpy(c->ctl + c->ctllen, p, k);
+            c->ctllen += k;
+        } else if (k) {
+            on_payload(c, p, k);
+        }
+        p += k;
+        c->left -= k;
+        if (c->left == 0) {
+            c->fst = F_HDR;
+            if (c->op >= 0x8) {
+                on_control(c);
+                if (c->state == C_FREE) return 0;
+            } else if (c->fin) {
+                uint64_t len = c->msgpos;
+                if (c->role == R_ECHO && opt.verify &&
+                    c->msgop != (opt.binary ? OP_BINARY : OP_TEXT))
+                    g.verify_errors++;
+                on_message(c, len);
+            }
+        }
+    }
+    return 1;
+}
+
+/* Raw TCP: the stream is SIZE-byte records. */
+static void parse_raw(conn *c, const uint8_t *p, size_t n) {
+    size_t S = opt.size;
+    while (n > 0) {
+        size_t off = c->rpos % S;
+        size_t k = S - off < n ? S - off : n;
+        if (c->role == R_ECHO) {
+            if (opt.verify && memcmp(p, payload + off, k) != 0) g.verify_errors++;
+        } else if (c->role == R_RECEIVER && off < SEQ_CAPTURE) {
+            size_t m = SEQ_CAPTURE - off < k ? SEQ_CAPTURE - off : k;
+            memcpy(c->cap + off, p, m);
+            c->caplen = off + m;
+        }
+        c->rpos += k;
+        p += k;
+        n -= k;
+        if (c->rpos % S == 0) on_message(c, S);
+    }
+}
+
+/* Bytes of the handshake response; returns bytes used, or -1 if c closed. */
+static ssize_t feed_head(conn *c, const uint8_t *p, size_t n) {
+    if (opt.raw) {
+        size_t k = c->rawhs < n ? c->rawhs : n;
+        if (memcmp(p, request + (requestlen - c->rawhs), k) != 0) g.verify_errors++;
+        c->rawhs -= k;
+        if (c->rawhs == 0) on_open(c);
+        return k;
+    }
+    size_t had = c->headlen;
+    size_t room = MAX_HEAD - had;
+    size_t k = n < room ? n : room;
+    if (!c->head) c->head = xmalloc(MAX_HEAD + 1);
+    memcpy(c->head + had, p, k);
+    c->headlen += k;
+    c->head[c->headlen] = 0;
+    char *e = strstr(c->head + (had > 3 ? had - 3 : 0), "\r\n\r\n");
+    if (!e) {
+        if (c->headlen == MAX_HEAD) {
+            fail("handshake response head too large");
+            return -1;
+        }
+        return k;
+    }
+    size_t headend = (e - c->head) + 4;
+    *e = 0;
+    if (strncmp(c->head, "HTTP/1.1 101", 12) != 0 || !strstr(c->head, WS_ACCEPT)) {
+        char *nl = strchr(c->head, '\r');
+        if (nl) *nl = 0;
+        fail("bad handshake response: %.100s", c->head);
+        return -1;
+    }
+    free(c->head);
+    c->head = NULL;
+    c->headlen = 0;
+    on_open(c);
+    return headend - had;
+}
+
+static void on_eof(conn *c) {
+    if (c->state == C_CLOSING) {
+        slot_done(c, 1); /* the server closed TCP first: fine */
+    } else {
+        g.dropped++;
+        slot_done(c, 0);
+    }
+}
+
+static void do_read(conn *c) {
+    for (;;) {
+        ssize_t n = read(c->fd, rbuf, READ_BUF_SIZE);
+        if (n > 0) {
+            if (opt.quickack) {
+                int one = 1;
+                setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+            }
+            const uint8_t *p = rbuf;
+            size_t left = n;
+            if (c->state == C_HANDSHAKE) {
+                ssize_t used = feed_head(c, p, left);
+                if (used < 0 || c->state == C_FREE) return;
+                p += used;
+                left -= used;
+            }
+            if (left && (c->state == C_OPEN || c->state == C_CLOSING)) {
+                if (opt.raw) parse_raw(c, p, left);
+                else if (!parse_frames(c, p, left)) return;
+                if (c->state == C_FREE) return;
+            }
+        } else if (n == 0) {
+            on_eof(c);
+            return;
+        } else {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            if (errno == EINTR) continue;
+            if (c->state == C_CLOSING) slot_done(c, 1);
+            else {
+                g.dropped++;
+                slot_done(c, 0);
+            }
+            return;
+        }
+    }
+}
+
+/* Write what is pending: one-off bytes at frame boundaries, else the
+ * repeated frame stream.  Returns 0 if the connection was closed. */
+static int flush(conn *c) {
+    for (;;) {
+        ssize_t n;
+        if (c->dynlen > c->dynoff && c->spos == 0) {
+            n = send(c->fd, c->dyn + c->dynoff, c->dynlen - c->dynoff, MSG_NOSIGNAL);
+            if (n > 0) {
+                c->dynoff += n;
+                continue;
+            }
+        } else if (c->pend > 0) {
+            size_t avail = burstlen - c->spos;
+            size_t k = c->pend < avail ? c->pend : avail;
+            n = send(c->fd, burst + c->spos, k, MSG_NOSIGNAL);
+            if (n > 0) {
+                c->pend -= n;
+                c->spos = (c->spos + n) % flen;
+                continue;
+            }
+        } else {
+            return 1;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 1;
+        if (n < 0 && errno == EINTR) continue;
+        if (c->state == C_CLOSING) slot_done(c, 1);
+        else {
+            g.dropped++;
+            slot_done(c, 0);
+        }
+        return 0;
+    }
+}
+
+static void on_connected(conn *c) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) {
+        g.errors++;
+        slot_done(c, 0);
+        return;
+    }
+    c->state = C_HANDSHAKE;
+    c->rawhs = requestlen;
+    dyn_append(c, request, requestlen);
+    flush(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Phases                                                              */
+
+static void print_phase(const char *what) {
+    printf("phase %s\n", what);
+    fflush(stdout);
+}
+
+static void start_traffic(double now) {
+    g.phase = P_WARMUP;
+    g.tphase = now;
+    g.deadline = now + opt.warmup;
+    g.lastprogress = now;
+    if (opt.mode == M_BROADCAST) {
+        broadcast_fill(now);
+        return;
+    }
+    if (opt.mode == M_HANDSHAKES) return;
+    for (int i = 0; i < nconns; i++) {
+        conn *c = &conns[i];
+        if (c->state != C_OPEN) continue;
+        c->pend += (uint64_t)opt.inflight * flen;
+        flush(c);
+    }
+}
+
+static void on_open(conn *c) {
+    g.connecting--;
+    g.opened++;
+    c->state = C_OPEN;
+    if (opt.mode == M_HANDSHAKES) {
+        if (opt.raw) {
+            slot_done(c, 1);
+        } else {
+            c->state = C_CLOSING;
+            dyn_append(c, closeframe, sizeof closeframe);
+            flush(c);
+        }
+    }
+}
+
+/* A connection is over.  In handshakes mode it is counted, and refill()
+ * starts the next one; while connecting, the slot is tried again. */
+static void slot_done(conn *c, int ok) {
+    int role = c->role;
+    conn_close(c);
+    if (opt.mode == M_HANDSHAKES) {
+        if (ok) g.cycles++;
+        else g.failed++;
+    } else if (g.phase == P_CONNECT) {
+        g.failed++;
+        if (g.errors + g.failed > MAX_ERRORS) fail("too many failed connections");
+        else conn_start(c, role);
+    } else if (g.phase != P_DONE && g.phase != P_HOLD) {
+        fail("the server dropped a connection");
+    }
+}
+
+/* Handshakes mode: a new connection in every free slot. */
+static void refill(void) {
+    if (g.phase != P_WARMUP && g.phase != P_MEASURE) return;
+    if (g.errors + g.failed > MAX_ERRORS && (uint64_t)(g.errors + g.failed) * 100 > g.cycles) {
+        fail("too many failed connections: %d failed, %d connect errors", g.failed, g.errors);
+        return;
+    }
+    for (int i = 0; i < nconns; i++)
+        if (conns[i].state == C_FREE) conn_start(&conns[i], R_CYCLE);
+}
+
+static void begin_measure(double now) {
+    g.phase = P_MEASURE;
+    g.tmeasure = now;
+    g.deadline = now + opt.duration;
+    g.cpu_measure0 = cpu_s();
+    g.m_msgs = g.msgs;
+    g.m_bytes = g.bytes;
+    g.m_deliveries = g.deliveries;
+    g.m_cycles = g.cycles;
+    print_phase("measure");
+}
+
+static void end_measure(double now) {
+    g.tend = now;
+    g.cpu_measure = cpu_s() - g.cpu_measure0;
+    g.m_msgs = g.msgs - g.m_msgs;
+    g.m_bytes = g.bytes - g.m_bytes;
+    g.m_deliveries = g.deliveries - g.m_deliveries;
+    g.m_cycles = g.cycles - g.m_cycles;
+    print_phase("end");
+    g.phase = P_DONE;
+}
+
+/* Start connecting slots, in order, while fewer than --concurrency are in
+ * progress.  The broadcast sender (the last slot) waits for every receiver. */
+static void connect_more(void) {
+    static int cursor;
+    while (cursor < nconns && g.connecting < opt.concurrency && g.phase == P_CONNECT) {
+        conn *c = &conns[cursor];
+        int role = R_ECHO;
+        if (opt.mode == M_IDLE) role = R_IDLE;
+        else if (opt.mode == M_BROADCAST) {
+            if (cursor == nconns - 1 && g.opened < nconns - 1) break;
+            role = cursor == nconns - 1 ? R_SENDER : R_RECEIVER;
+        }
+        if (conn_start(c, role)) cursor++;
+        else if (g.errors > MAX_ERRORS) fail("too many connect errors: %s", strerror(errno));
+        else break;
+    }
+}
+
+static void tick(double now) {
+    if (now - g.t0 > opt.timeout) {
+        fail("timed out after %.0f s in phase %d", opt.timeout, g.phase);
+        return;
+    }
+    switch (g.phase) {
+    case P_CONNECT:
+        if (g.opened == nconns) {
+            if (opt.mode == M_IDLE) {
+                g.phase = P_HOLD;
+                g.deadline = now + opt.hold;
+                printf("ready %d\n", g.opened);
+                fflush(stdout);
+            } else if (opt.mode == M_BROADCAST) {
+                g.phase = P_SYNC;
+                g.sender = &conns[nconns - 1];
+                g.synclast = 0;
+            } else {
+                start_traffic(now);
+            }
+        } else {
+            connect_more();
+        }
+        break;
+    case P_SYNC:
+        if (g.synced == opt.conns) {
+            start_traffic(now);
+        } else if (now - g.synclast >= SYNC_RESEND_S) {
+            g.synclast = now;
+            broadcast_send(g.sender, 's', g.syncseq++);
+            flush(g.sender);
+        }
+        break;
+    case P_WARMUP:
+        if (now >= g.deadline) begin_measure(now);
+        break;
+    case P_MEASURE:
+        if (now >= g.deadline) end_measure(now);
+        break;
+    case P_HOLD:
+        if (now >= g.deadline || !g.stdin_open) g.phase = P_DONE;
+        break;
+    case P_DONE:
+        break;
+    }
+    if (opt.mode == M_BROADCAST && (g.phase == P_WARMUP || g.phase == P_MEASURE) &&
+        now - g.lastprogress > STALL_S)
+        fail("broadcast stalled: no message reached every receiver for %.0f s", STALL_S);
+}
+
+static int next_timeout_ms(double now) {
+    double t = 0.05;
+    if (g.phase == P_WARMUP || g.phase == P_MEASURE || g.phase == P_HOLD) {
+        double d = g.deadline - now;
+        if (d < t) t = d;
+    }
+    if (t < 0) t = 0;
+    return (int)(t * 1000) + 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                             */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double p) {
+    if (!g.nlat) return 0;
+    size_t i = (size_t)(p * (g.nlat - 1) + 0.5);
+    return g.lat[i];
+}
+
+static const char *mode_name(void) {
+    static const char *names[] = {"echo", "large", "broadcast", "idle", "handshakes", "serve"};
+    return names[opt.mode];
+}
+
+static void print_result(void) {
+    double secs = g.tend > g.tmeasure ? g.tend - g.tmeasure : 0;
+    qsort(g.lat, g.nlat, sizeof *g.lat, cmp_double);
+    printf("result {\"mode\": \"%s\", \"raw\": %s, \"ok\": %s, \"error\": \"%s\", "
+           "\"connections\": %d, \"open\": %d, \"size\": %zu, \"inflight\": %d, "
+           "\"window\": %d, \"seconds\": %.4f, \"messages\": %llu, \"bytes\": %llu, "
+           "\"messages_per_s\": %.1f, \"mib_per_s\": %.2f, \"deliveries\": %llu, "
+           "\"deliveries_per_s\": %.1f, \"latency_ms\": {\"n\": %zu, \"p50\": %.3f, "
+           "\"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}, \"handshakes\": %llu, "
+           "\"handshakes_per_s\": %.1f, \"connect_errors\": %d, \"failed\": %d, "
+           "\"dropped\": %d, \"verify_errors\": %d, \"protocol_errors\": %d, "
+           "\"generator_cpu\": %.4f, \"generator_cpu_total_s\": %.3f}\n",
+           mode_name(), opt.raw ? "true" : "false", g.error[0] ? "false" : "true", g.error,
+           opt.mode == M_HANDSHAKES ? opt.concurrency : nconns, g.opened, opt.size,
+           opt.inflight, opt.window, secs, (unsigned long long)g.m_msgs,
+           (unsigned long long)g.m_bytes, secs ? g.m_msgs / secs : 0,
+           secs ? g.m_bytes / secs / 1048576.0 : 0, (unsigned long long)g.m_deliveries,
+           secs ? g.m_deliveries / secs : 0, g.nlat, pct(0.5), pct(0.9), pct(0.99),
+           g.nlat ? g.lat[g.nlat - 1] : 0, (unsigned long long)g.m_cycles,
+           secs ? g.m_cycles / secs : 0, g.errors, g.failed, g.dropped, g.verify_errors,
+           g.protocol_errors, secs ? g.cpu_measure / secs : 0, cpu_s());
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ */
+/* serve: a minimal WebSocket echo/broadcast server in C, to measure the
+ * generator against something faster than any Python server.  It speaks
+ * just enough RFC 6455 for loadgen (no fragmentation, no UTF-8 checks). */
+
+typedef struct {
+    uint32_t h[5];
+    uint64_t len;
+    uint8_t buf[64];
+    size_t n;
+} sha1_ctx;
+
+#define ROL(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+
+static void sha1_block(sha1_ctx *s, const uint8_t *p) {
+    uint32_t w[80], a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | p[4 * i + 1] << 16 | p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++) w[i] = ROL(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20) f = (b & c) | (~b & d), k = 0x5A827999;
+        else if (i < 40) f = b ^ c ^ d, k = 0x6ED9EBA1;
+        else if (i < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+        else f = b ^ c ^ d, k = 0xCA62C1D6;
+        uint32_t t = ROL(a, 5) + f + e + k + w[i];
+        e = d, d = c, c = ROL(b, 30), b = a, a = t;
+    }
+    s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d, s->h[4] += e;
+}
+
+static void sha1(const uint8_t *p, size_t n, uint8_t out[20]) {
+    sha1_ctx s = {{0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0}, 0, {0}, 0};
+    uint64_t bits = (uint64_t)n * 8;
+    for (; n >= 64; n -= 64, p += 64) sha1_block(&s, p);
+    uint8_t last[128] = {0};
+    memcpy(last, p, n);
+    last[n] = 0x80;
+    size_t tot = n + 9 <= 64 ? 64 : 128;
+    for (int i = 0; i < 8; i++) last[tot - 1 - i] = bits >> (8 * i);
+    sha1_block(&s, last);
+    if (tot == 128) sha1_block(&s, last + 64);
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 4; j++) out[4 * i + j] = s.h[i] >> (24 - 8 * j);
+}
+
+static void base64(const uint8_t *p, size_t n, char *out) {
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = p[i] << 16 | (i + 1 < n ? p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        out[o++] = t[v >> 18 & 63];
+        out[o++] = t[v >> 12 & 63];
+        out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? t[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+typedef struct sconn {
+    int fd, open, closing;
+    uint8_t *in;
+    size_t inlen, incap;
+    uint8_t *out;
+    size_t outoff, outlen, outcap;
+    struct sconn *prev, *next;
+} sconn;
+
+static sconn *s_all; /* open connections, for broadcast */
+
+static void s_append(sconn *c, const void *p, size_t n) {
+    if (c->outoff == c->outlen) c->outoff = c->outlen = 0;
+    if (c->outlen + n > c->outcap) {
+        if (c->outoff) {
+            memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+            c->outlen -= c->outoff;
+            c->outoff = 0;
+        }
+        size_t cap = c->outcap ? c->outcap : 4096;
+        while (cap < c->outlen + n) cap *= 2;
+        if (cap != c->outcap) {
+            c->out = realloc(c->out, cap);
+            if (!c->out) die("out of memory");
+            c->outcap = cap;
+        }
+    }
+    memcpy(c->out + c->outlen, p, n);
+    c->outlen += n;
+}
+
+static void s_close(sconn *c) {
+    if (c->open) {
+        if (c->prev) c->prev->next = c->next;
+        else s_all = c->next;
+        if (c->next) c->next->prev = c->prev;
+    }
+    close(c->fd);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+static int s_flush(sconn *c) {
+    while (c->outoff < c->outlen) {
+        ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+        if (n > 0) c->outoff += n;
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 1;
+        else if (n < 0 && errno == EINTR) continue;
+        else return 0;
+    }
+    if (c->closing) return 0;
+    return 1;
+}
+
+static void s_frame_header(uint8_t *h, size_t *hl, int op, uint64_t n) {
+    size_t k = 0;
+    h[k++] = 0x80 | op;
+    if (n < 126) h[k++] = n;
+    else if (n < 65536) h[k++] = 126, h[k++] = n >> 8, h[k++] = n & 0xff;
+    else {
+        h[k++] = 127;
+        for (int i = 7; i >= 0; i--) h[k++] = n >> (8 * i);
+    }
+    *hl = k;
+}
+
+static void unmask(uint8_t *d, uint64_t n, const uint8_t m[4]) {
+    uint32_t m32;
+    memcpy(&m32, m, 4);
+    uint64_t m64 = (uint64_t)m32 << 32 | m32, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, d + i, 8);
+        v ^= m64;
+        memcpy(d + i, &v, 8);
+    }
+    for (; i < n; i++) d[i] ^= m[i & 3];
+}
+
+/* Handle buffered input; returns 0 to close. */
+static int s_process(sconn *c, sconn **touched, int *ntouched, int maxtouched) {
+    size_t pos = 0;
+    if (!c->open) {
+        c->in[c->inlen] = 0;
+        char *e = strstr((char *)c->in, "\r\n\r\n");
+        if (!e) return c->inlen < MAX_HEAD;
+        char *k = strcasestr((char *)c->in, "\r\nSec-WebSocket-Key:");
+        if (!k || k > e) return 0;
+        k += 20;
+        while (*k == ' ') k++;
+        char key[128];
+        size_t kl = strcspn(k, "\r\n ");
+        if (kl > 60) return 0;
+        memcpy(key, k, kl);
+        memcpy(key + kl, WS_GUID, sizeof WS_GUID - 1);
+        uint8_t dig[20];
+        char acc[40], resp[256];
+        sha1((uint8_t *)key, kl + sizeof WS_GUID - 1, dig);
+        base64(dig, 20, acc);
+        int rl = snprintf(resp, sizeof resp,
+                          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                          acc);
+        s_append(c, resp, rl);
+        pos = (uint8_t *)e + 4 - c->in;
+        c->open = 1;
+        c->next = s_all;
+        if (s_all) s_all->prev = c;
+        s_all = c;
+    }
+    for (;;) {
+        size_t avail = c->inlen - pos;
+        if (avail < 2) break;
+        uint8_t *p = c->in + pos;
+        int op = p[0] & 0x0f, masked = p[1] >> 7;
+        uint64_t n = p[1] & 0x7f;
+        size_t h = 2;
+        if (n == 126) {
+            if (avail < 4) break;
+            n = p[2] << 8 | p[3], h = 4;
+        } else if (n == 127) {
+            if (avail < 10) break;
+            n = 0;
+            for (int i = 2; i < 10; i++) n = n << 8 | p[i];
+            h = 10;
+        }
+        if (!masked || n > (64u << 20)) return 0;
+        if (avail < h + 4 + n) break;
+        uint8_t *m = p + h, *d = p + h + 4;
+        unmask(d, n, m);
+        pos += h + 4 + n;
+        uint8_t hdr[10];
+        size_t hl;
+        if (op == OP_CLOSE) {
+            s_frame_header(hdr, &hl, OP_CLOSE, n >= 2 ? 2 : 0);
+            s_append(c, hdr, hl);
+            s_append(c, d, n >= 2 ? 2 : 0);
+            c->closing = 1;
+            break;
+        } else if (op == OP_PING) {
+            s_frame_header(hdr, &hl, OP_PONG, n);
+            s_append(c, hdr, hl);
+            s_append(c, d, n);
+        } else if (op == OP_TEXT && n > 0 && d[0] == 'B') {
+            s_frame_header(hdr, &hl, op, n);
+            for (sconn *o = s_all; o; o = o->next) {
+                if (o == c || o->closing) continue;
+                int fresh = o->outoff == o->outlen;
+                s_append(o, hdr, hl);
+                s_append(o, d, n);
+                if (fresh && *ntouched < maxtouched) touched[(*ntouched)++] = o;
+            }
+        } else if (op == OP_TEXT || op == OP_BINARY || op == OP_CONT) {
+            s_frame_header(hdr, &hl, op, n);
+            s_append(c, hdr, hl);
+            s_append(c, d, n);
+        }
+    }
+    memmove(c->in, c->in + pos, c->inlen - pos);
+    c->inlen -= pos;
+    return 1;
+}
+
+static void serve(void) {
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(opt.port)};
+    inet_pton(AF_INET, opt.host, &sa.sin_addr);
+    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind: %s", strerror(errno));
+    if (listen(ls, 1024) < 0) die("listen: %s", strerror(errno));
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, ls, &ev);
+    struct epoll_event evs[MAX_EVENTS];
+    enum { MAXT = 65536 };
+    static sconn *touched[MAXT];
+    double t_end = now_s() + opt.timeout;
+    while (now_s() < t_end) {
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, 1000);
+        for (int i = 0; i < n; i++) {
+            sconn *c = evs[i].data.ptr;
+            if (!c) {
+                for (;;) {
+                    int fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (fd < 0) break;
+                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    sconn *s = calloc(1, sizeof *s);
+                    if (!s) die("out of memory");
+                    s->fd = fd;
+                    struct epoll_event e2 = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                             .data.ptr = s};
+                    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e2);
+                }
+                continue;
+            }
+            int ok = 1, nt = 0;
+            if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                for (;;) {
+                    if (c->incap - c->inlen < 65536 + 1) {
+                        c->incap = c->incap ? c->incap * 2 : 131072;
+                        c->in = realloc(c->in, c->incap);
+                        if (!c->in) die("out of memory");
+                    }
+                    ssize_t r = read(c->fd, c->in + c->inlen, c->incap - c->inlen - 1);
+                    if (r > 0) {
+                        c->inlen += r;
+                        if (!s_process(c, touched, &nt, MAXT)) {
+                            ok = 0;
+                            break;
+                        }
+                        if (c->closing) break;
+                    } else if (r == 0) {
+                        ok = 0;
+                        break;
+                    } else {
+                        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ok = 0;
+                        if (errno != EINTR) break;
+                    }
+                }
+            }
+            for (int t = 0; t < nt; t++)
+                if (!s_flush(touched[t])) touched[t]->closing = 1;
+            if (ok) ok = s_flush(c);
+            if (!ok) s_close(c);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: loadgen MODE --port P [options]\n"
+            "modes: echo large broadcast idle handshakes serve\n"
+            "  --host H          server address (127.0.0.1)\n"
+            "  --port P          server port\n"
+            "  --path PATH       request path (/)\n"
+            "  --raw             raw TCP, no WebSocket\n"
+            "  --conns N         connections (echo 64, large 4, idle 10000);\n"
+            "                    broadcast: receivers (1000)\n"
+            "  --size S          message bytes (32; large 1 MiB; broadcast 64)\n"
+            "  --inflight K      echo: messages in flight per connection (16; large 1)\n"
+            "  --binary          binary messages (large: always)\n"
+            "  --window W        broadcast: messages in flight (16)\n"
+            "  --warmup S        seconds before measuring (1)\n"
+            "  --duration S      seconds measured (5)\n"
+            "  --concurrency C   connects/handshakes at a time (32)\n"
+            "  --sources K       source addresses 127.0.0.2.. (16; 0: kernel's choice)\n"
+            "  --hold S          idle: longest hold (30)\n"
+            "  --timeout S       bound on the whole run (120)\n"
+            "  --quickack        acknowledge every read at once (TCP_QUICKACK)\n"
+            "  --no-verify       do not compare echoed payloads\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) usage();
+    const char *m = argv[1];
+    int size_set = 0, conns_set = 0, inflight_set = 0;
+    if (!strcmp(m, "echo")) opt.mode = M_ECHO;
+    else if (!strcmp(m, "large")) opt.mode = M_LARGE;
+    else if (!strcmp(m, "broadcast")) opt.mode = M_BROADCAST;
+    else if (!strcmp(m, "idle")) opt.mode = M_IDLE;
+    else if (!strcmp(m, "handshakes")) opt.mode = M_HANDSHAKES;
+    else if (!strcmp(m, "serve")) opt.mode = M_SERVE;
+    else usage();
+    static struct option longopts[] = {
+        {"host", 1, 0, 'H'},     {"port", 1, 0, 'p'},     {"path", 1, 0, 'P'},
+        {"raw", 0, 0, 'r'},      {"conns", 1, 0, 'n'},    {"size", 1, 0, 's'},
+        {"inflight", 1, 0, 'k'}, {"binary", 0, 0, 'b'},   {"window", 1, 0, 'w'},
+        {"warmup", 1, 0, 'W'},   {"duration", 1, 0, 'd'}, {"concurrency", 1, 0, 'c'},
+        {"sources", 1, 0, 'S'},  {"hold", 1, 0, 'h'},     {"timeout", 1, 0, 't'},
+        {"no-verify", 0, 0, 'V'}, {"quickack", 0, 0, 'Q'}, {0, 0, 0, 0}};
+    int ch;
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'H': opt.host = optarg; break;
+        case 'p': opt.port = atoi(optarg); break;
+        case 'P': opt.path = optarg; break;
+        case 'r': opt.raw = 1; break;
+        case 'n': opt.conns = atoi(optarg), conns_set = 1; break;
+        case 's': opt.size = strtoull(optarg, NULL, 10), size_set = 1; break;
+        case 'k': opt.inflight = atoi(optarg), inflight_set = 1; break;
+        case 'b': opt.binary = 1; break;
+        case 'w': opt.window = atoi(optarg); break;
+        case 'W': opt.warmup = atof(optarg); break;
+        case 'd': opt.duration = atof(optarg); break;
+        case 'c': opt.concurrency = atoi(optarg); break;
+        case 'S': opt.sources = atoi(optarg); break;
+        case 'h': opt.hold = atof(optarg); break;
+        case 't': opt.timeout = atof(optarg); break;
+        case 'V': opt.verify = 0; break;
+        case 'Q': opt.quickack = 1; break;
+        default: usage();
+        }
+    }
+    if (opt.port <= 0 || opt.port > 65535) usage();
+    signal(SIGPIPE, SIG_IGN);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (opt.mode == M_SERVE) {
+        serve();
+        return 0;
+    }
+    if (opt.mode == M_LARGE) {
+        opt.binary = 1;
+        if (!size_set) opt.size = 1 << 20;
+        if (!conns_set) opt.conns = 4;
+        if (!inflight_set) opt.inflight = 1;
+    } else if (opt.mode == M_BROADCAST) {
+        if (!size_set) opt.size = 64;
+        if (!conns_set) opt.conns = 1000;
+        if (opt.size < SEQ_CAPTURE || opt.size > 4000) die("broadcast --size: 18..4000");
+    } else if (opt.mode == M_IDLE) {
+        if (!conns_set) opt.conns = 10000;
+    }
+    if (opt.size < 1 || opt.conns < 1 || opt.inflight < 1 || opt.window < 1 ||
+        opt.concurrency < 1)
+        usage();
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if ((rlim_t)opt.conns + 64 > rl.rlim_cur && opt.mode != M_HANDSHAKES)
+        die("--conns %d exceeds RLIMIT_NOFILE %llu", opt.conns, (unsigned long long)rl.rlim_cur);
+
+    /* The message, the frame, the burst. */
+    payload = xmalloc(opt.size);
+    for (size_t i = 0; i < opt.size; i++) payload[i] = 'a' + i % 26;
+    size_t hl = opt.size < 126 ? 6 : opt.size < 65536 ? 8 : 14;
+    flen = opt.raw ? opt.size : hl + opt.size;
+    size_t copies = BURST_MIN_BYTES / flen + 1;
+    if (copies < (size_t)opt.inflight && (size_t)opt.inflight * flen <= (16u << 20))
+        copies = opt.inflight;
+    burstlen = copies * flen;
+    burst = xmalloc(burstlen);
+    for (size_t i = 0; i < copies; i++) {
+        if (opt.raw) memcpy(burst + i * flen, payload, flen);
+        else encode_frame(burst + i * flen, opt.binary ? OP_BINARY : OP_TEXT, payload, opt.size);
+    }
+    request = xmalloc(1024);
+    requestlen = snprintf(request, 1024,
+                          "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n",
+                          opt.path, opt.host, opt.port, WS_KEY);
+    uint8_t code[2] = {1000 >> 8, 1000 & 0xff};
+    encode_frame(closeframe, OP_CLOSE, code, 2);
+
+    nconns = opt.mode == M_HANDSHAKES ? opt.concurrency
+             : opt.mode == M_BROADCAST ? opt.conns + 1 : opt.conns;
+    conns = calloc(nconns, sizeof *conns);
+    rbuf = xmalloc(READ_BUF_SIZE);
+    for (int i = 0; i < nconns; i++) conns[i].fd = -1;
+    if (opt.mode == M_BROADCAST) {
+        g.ring = 1;
+        while (g.ring < 2 * opt.window) g.ring *= 2;
+        g.sent_at = calloc(g.ring, sizeof *g.sent_at);
+        g.got = calloc(g.ring, sizeof *g.got);
+        g.lat = xmalloc(MAX_LATENCIES * sizeof *g.lat);
+    }
+    if (opt.mode == M_IDLE) {
+        fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = UINT32_MAX};
+        g.stdin_open = epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev) == 0;
+    }
+
+    g.t0 = now_s();
+    g.phase = P_CONNECT;
+    if (opt.mode == M_HANDSHAKES) {
+        double t = now_s();
+        g.phase = P_WARMUP;
+        g.tphase = t;
+        g.deadline = t + opt.warmup;
+        refill();
+    } else {
+        connect_more();
+    }
+
+    struct epoll_event evs[MAX_EVENTS];
+    while (g.phase != P_DONE) {
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, next_timeout_ms(now_s()));
+        if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
+        for (int i = 0; i < n && g.phase != P_DONE; i++) {
+            uint32_t idx = evs[i].data.u32;
+            uint32_t e = evs[i].events;
+            if (idx == UINT32_MAX) {
+                char buf[256];
+                ssize_t r = read(0, buf, sizeof buf);
+                if (r >= 0 || (errno != EAGAIN && errno != EINTR)) {
+                    epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
+                    g.stdin_open = 0;
+                }
+                continue;
+            }
+            conn *c = &conns[idx];
+            if (c->state == C_FREE) continue;
+            if (c->state == C_CONNECTING) {
+                if (!(e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
+                on_connected(c);
+                if (c->state == C_FREE) continue;
+                e &= ~EPOLLOUT;
+            }
+            if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                do_read(c);
+                if (c->state == C_FREE) continue;
+            }
+            flush(c);
+        }
+        tick(now_s());
+        if (opt.mode == M_HANDSHAKES) refill();
+    }
+    if (!g.tend) g.tend = g.tmeasure;
+    print_result();
+    for (int i = 0; i < nconns; i++)
+        if (conns[i].state != C_FREE) close(conns[i].fd);
+    return g.error[0] ? 1 : 0;
+}
