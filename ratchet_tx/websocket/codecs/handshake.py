@@ -254,11 +254,16 @@ def readOpening(request: Request, versions: frozenset[WebSocketVersion] = ALL_VE
         raise _bad("exactly one Host header is required")
     version = _detectVersion(request, versions)
 
-    if version is WebSocketVersion.HIXIE_76:
-        # Checked now so that a bad key fails before key3 is awaited.
-        hixie.keyNumber(headers.get("sec-websocket-key1", ""))
-        hixie.keyNumber(headers.get("sec-websocket-key2", ""))
-        protocol = headers.get("sec-websocket-protocol")
+    if version.isHixie:
+        if version is WebSocketVersion.HIXIE_76:
+            # Checked now so that a bad key fails before key3 is awaited.
+            hixie.keyNumber(headers.get("sec-websocket-key1", ""))
+            hixie.keyNumber(headers.get("sec-websocket-key2", ""))
+            protocol = headers.get("sec-websocket-protocol")
+            key3Length = hixie.KEY3_LENGTH
+        else:
+            protocol = headers.get("websocket-protocol")
+            key3Length = 0
         return Opening(
             version=version,
             request=request,
@@ -266,18 +271,7 @@ def readOpening(request: Request, versions: frozenset[WebSocketVersion] = ALL_VE
             subprotocols=(protocol,) if protocol else (),
             extensions=(),
             key=None,
-            key3Length=hixie.KEY3_LENGTH,
-        )
-    if version is WebSocketVersion.HIXIE_75:
-        protocol = headers.get("websocket-protocol")
-        return Opening(
-            version=version,
-            request=request,
-            origin=headers.get("origin"),
-            subprotocols=(protocol,) if protocol else (),
-            extensions=(),
-            key=None,
-            key3Length=0,
+            key3Length=key3Length,
         )
 
     httpVersion = _parseHttpVersion(request.httpVersion)
