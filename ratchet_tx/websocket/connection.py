@@ -409,15 +409,19 @@ class WebSocketConnection(ConnectionDecorator):
             agreed = negotiate(parseExtensions(opening.extensions), settings.deflate)
             if agreed is not None:
                 self.extensions, self._deflate = agreed
-        self._out.write(
-            renderAccept(
+        try:
+            response = renderAccept(
                 opening,
                 subprotocol=self.subprotocol,
                 key3=self._key3,
                 secure=self._isSecure(),
                 extensions=self.extensions,
             )
-        )
+        except ValueError:
+            # onHandshake chose a sub-protocol the client did not offer.
+            self._hookFailed(Failure())
+            return
+        self._out.write(response)
         self._cancelTimer()
         self._framing = layer.framingFor(opening.version)
         maxFrameSize = settings.maxFrameSize

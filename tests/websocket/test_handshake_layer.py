@@ -764,3 +764,21 @@ class ConnectionAttributeTests(SynchronousTestCase):
         self.assertIsNone(conn.headers)
         self.assertIsNone(conn.origin)
         self.assertIs(conn.phase, State.HANDSHAKE)
+
+
+class HookChoosesBadSubprotocolTests(SynchronousTestCase):
+    def test_subprotocolNotOfferedIsAServerError(self) -> None:
+        """
+        A hook that picks a sub-protocol the client did not offer gets the
+        client a 500 at once, and the failure is logged.
+        """
+
+        def hook(conn):
+            conn.subprotocol = "never-offered"
+
+        harness = Harness(onHandshake=hook)
+        peer = harness.connect()
+        response = peer.handshake(hybiRequest(subprotocols=["chat"]))
+        self.assertEqual(response.status, 500)
+        self.assertTrue(peer.closed)
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
