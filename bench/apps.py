@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from ratchet_tx import CloseConnection, Composite, IApplication, SendMessage
+from ratchet_tx import CloseConnection, IApplication, SendMessage, commands
 
 
 @implementer(IApplication)
@@ -27,7 +27,7 @@ class Broadcast:
 
     def onMessage(self, sender, msg):
         if isinstance(msg, str) and msg.startswith("B"):
-            return Composite(SendMessage(c, msg) for c in self.clients if c is not sender)
+            return commands.Broadcast((c for c in self.clients if c is not sender), msg)
         return SendMessage(sender, msg)
 
     def onClose(self, conn):

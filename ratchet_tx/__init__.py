@@ -6,7 +6,15 @@ C{Server(WebSocket(app))} to WebSocket clients of every version, or
 C{Server(app)} over plain TCP.
 """
 
-from ratchet_tx.commands import NULL, Call, CloseConnection, Composite, Null, SendMessage
+from ratchet_tx.commands import (
+    NULL,
+    Broadcast,
+    Call,
+    CloseConnection,
+    Composite,
+    Null,
+    SendMessage,
+)
 from ratchet_tx.connection import ConnectionDecorator, TransportConnection
 from ratchet_tx.interfaces import IApplication, ICommand, IConnection
 from ratchet_tx.server import Server
@@ -15,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "NULL",
+    "Broadcast",
     "Call",
     "CloseConnection",
     "Composite",

@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
-from ratchet_tx.commands import Composite, SendMessage
+from ratchet_tx.commands import Broadcast, Composite, SendMessage
 from ratchet_tx.interfaces import IApplication, ICommand, IConnection
 
 log = Logger()
@@ -93,6 +93,14 @@ def carryOut(
             result.conn.send(result.message)
         except Exception:
             _fail(app, result.conn, handlingError, Failure())
+        return
+    if kind is Broadcast:
+        message = result.message
+        for target in result.conns:
+            try:
+                target.send(message)
+            except Exception:
+                _fail(app, target, handlingError, Failure())
         return
     if kind is Composite:
         for command in result.commands:

@@ -163,3 +163,34 @@ class CallTests(SynchronousTestCase):
             raise KeyError("missing")
 
         self.assertRaises(KeyError, Call(fail).execute)
+
+
+class BroadcastTests(SynchronousTestCase):
+    """L{Broadcast}: one message to many connections."""
+
+    def test_providesICommand(self) -> None:
+        from zope.interface.verify import verifyObject
+
+        from ratchet_tx.commands import Broadcast
+        from ratchet_tx.interfaces import ICommand
+
+        self.assertTrue(verifyObject(ICommand, Broadcast([], "x")))
+
+    def test_takesTheConnectionsWhenMade(self) -> None:
+        """The application may change its set after returning the command."""
+        from ratchet_tx.commands import Broadcast
+
+        clients = {FakeConnection(), FakeConnection()}
+        command = Broadcast(clients, "hi")
+        clients.clear()
+        command.execute()
+        self.assertEqual([c.sent for c in command.conns], [["hi"], ["hi"]])
+
+    def test_oneFailureDoesNotStopTheOthers(self) -> None:
+        from ratchet_tx.commands import Broadcast
+
+        broken = FakeConnection(sendError=ConnectionError("gone"))
+        fine = FakeConnection()
+        command = Broadcast([broken, fine], b"data")
+        self.assertRaises(ConnectionError, command.execute)
+        self.assertEqual(fine.sent, [b"data"])

@@ -24,7 +24,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 from twisted.web.test.requesthelper import DummyRequest
 from zope.interface.verify import verifyObject
 
-from ratchet_tx.commands import CloseConnection, Composite, SendMessage
+from ratchet_tx.commands import Broadcast, CloseConnection, SendMessage
 from ratchet_tx.demo import STATIC, DemoChat, StaticFiles, demoResource
 from ratchet_tx.demo.app import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from ratchet_tx.interfaces import IApplication
@@ -172,22 +172,17 @@ class DemoChatTests(SynchronousTestCase):
 
     def test_chatBroadcast(self) -> None:
         """
-        A chat message goes to everyone, the sender too, as one str object
-        shared by every command (so the layer encodes it once per version).
+        A chat message goes to everyone, the sender too, as one Broadcast of
+        one str (so the layer encodes it once per version).
         """
         first = self.room.join()
         second = self.room.join(WebSocketVersion.HIXIE_76)
         third = self.room.join(WebSocketVersion.HYBI_10)
         command = self.room.say(first, {"type": "chat", "text": "hello, all"})
-        self.assertIsInstance(command, Composite)
-        commands = list(command)
-        self.assertEqual(len(commands), 3)
-        self.assertTrue(all(isinstance(c, SendMessage) for c in commands))
-        self.assertEqual({c.conn for c in commands}, {first, second, third})
-        payload = commands[0].message
+        self.assertIsInstance(command, Broadcast)
+        self.assertEqual(set(command.conns), {first, second, third})
+        payload = command.message
         self.assertIsInstance(payload, str)
-        for c in commands:
-            self.assertIs(c.message, payload)
         self.assertEqual(
             json.loads(payload),
             {

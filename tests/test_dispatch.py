@@ -299,6 +299,25 @@ class ErrorTests(SynchronousTestCase):
         self.assertEqual((self.conn.closes, len(broken.closes)), ([], 1))
         self.flushLoggedErrors(ConnectionError)
 
+    def test_broadcastFailureIsReportedAgainstItsTarget(self) -> None:
+        """
+        A L{Broadcast} that cannot reach one client reports that client, and
+        still reaches the others.
+        """
+        from ratchet_tx.commands import Broadcast
+
+        broken = FakeConnection(sendError=ConnectionError("peer gone"))
+        others = [FakeConnection(), FakeConnection()]
+        app = RecordingApplication(
+            onMessage=lambda conn, msg: Broadcast([others[0], broken, others[1]], msg),
+            onError=lambda conn, f: CloseConnection(conn),
+        )
+        onMessage(app, self.conn)
+        self.assertEqual(app.events[-1][:2], ("onError", broken))
+        self.assertEqual([len(other.sent) for other in others], [1, 1])
+        self.assertEqual((self.conn.closes, len(broken.closes)), ([], 1))
+        self.flushLoggedErrors(ConnectionError)
+
     def test_failingCloseIsReportedAgainstItsTarget(self) -> None:
         class Unclosable(FakeConnection):
             def close(self, code: int | None = None, reason: str = "") -> None:

@@ -33,7 +33,7 @@ from typing import Any
 
 from zope.interface import implementer
 
-from ratchet_tx.commands import CloseConnection, Composite, SendMessage
+from ratchet_tx.commands import Broadcast, CloseConnection, Composite, SendMessage
 from ratchet_tx.interfaces import IApplication, IConnection
 
 #: The longest chat message accepted, in characters.
@@ -131,11 +131,10 @@ class DemoChat:
         clients = [_describe(c) for c in self.clients.values()]
         return self._broadcast({"type": "roster", "clients": clients})
 
-    def _broadcast(self, message: dict[str, Any]) -> Composite:
-        # One str shared by every command: the WebSocket layer frames it once
-        # per protocol version, not once per client.
-        payload = _encode(message)
-        return Composite(SendMessage(c, payload) for c in self.clients.values())
+    def _broadcast(self, message: dict[str, Any]) -> Broadcast:
+        # One str for everyone: the WebSocket layer frames it once per
+        # protocol version, not once per client.
+        return Broadcast(self.clients.values(), _encode(message))
 
 
 def _describe(conn: IConnection) -> dict[str, Any]:

@@ -142,6 +142,20 @@ class BroadcastTests(SynchronousTestCase):
         self.assertTrue(failure.check(BinaryNotSupported))
         self.flushLoggedErrors(BinaryNotSupported)
 
+    def test_broadcastCommandEncodedOncePerFrameFormat(self) -> None:
+        """L{Broadcast} frames its message once per format, like a Composite."""
+        from ratchet_tx.commands import Broadcast
+
+        harness = Harness(RecordingApplication())
+        hybiPeers, hixiePeers = self.everyGeneration(harness)
+        message = "to all, at once"
+        Broadcast([peer.conn for peer in hybiPeers + hixiePeers], message).execute()
+        self.assertEqual((self.hybiText.calls, self.hixieText.calls), (1, 1))
+        for peer in hybiPeers:
+            self.assertEqual(peer.frames(), [message])
+        for peer in hixiePeers:
+            self.assertEqual(peer.hixieFrames(), [message])
+
     def test_binaryEncodedOnce(self) -> None:
         app = RecordingApplication()
         harness = Harness(app)
