@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.twistd import TwistdProcess
+from tests.support.twistd import TwistdProcess, recvBefore
 from tests.support.wsclients import HybiClient
 
 #: Attacks per burst in the "back to baseline" checks.
@@ -145,14 +145,9 @@ def readHead(sock: socket.socket, timeout: float = PROMPT) -> tuple[int, bytes]:
     data = b""
     deadline = time.monotonic() + timeout
     while b"\r\n\r\n" not in data:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        chunk = recvBefore(sock, deadline)
+        if chunk is None:
             raise AssertionError(f"no response head within {timeout}s: {data!r}")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
         if not chunk:
             raise AssertionError(f"closed before a response head: {data!r}")
         data += chunk
@@ -169,16 +164,12 @@ def readUntilClosed(sock: socket.socket, timeout: float = PROMPT) -> tuple[bytes
     data = b""
     deadline = time.monotonic() + timeout
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"still open after {timeout}s; read {data[:200]!r}")
-        sock.settimeout(remaining)
         try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
+            chunk = recvBefore(sock, deadline)
         except ConnectionResetError:
             return data, "reset"
+        if chunk is None:
+            raise AssertionError(f"still open after {timeout}s; read {data[:200]!r}")
         if not chunk:
             return data, "eof"
         data += chunk

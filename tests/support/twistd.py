@@ -305,18 +305,32 @@ def recvUntil(
     received = b""
     deadline = time.monotonic() + timeout
     while not done(received):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        chunk = recvBefore(sock, deadline)
+        if chunk is None:
             raise TwistdError(f"timed out after {timeout}s; received {received!r}")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
         if not chunk:
             raise TwistdError(f"connection closed; received {received!r}")
         received += chunk
     return received
+
+
+def recvBefore(sock: socket.socket, deadline: float) -> bytes | None:
+    """
+    One C{recv} from C{sock} that waits until C{deadline} (a
+    C{time.monotonic()} value) at most.
+
+    @return: the bytes read (C{b""} at EOF), or C{None} if the deadline
+        passed first.  A reset raises L{ConnectionResetError}.
+    """
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        sock.settimeout(remaining)
+        try:
+            return sock.recv(65536)
+        except TimeoutError:
+            continue
 
 
 def recvUntilClosed(sock: socket.socket, timeout: float = 5.0) -> bytes:
@@ -329,14 +343,9 @@ def recvUntilClosed(sock: socket.socket, timeout: float = 5.0) -> bytes:
     received = b""
     deadline = time.monotonic() + timeout
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        chunk = recvBefore(sock, deadline)
+        if chunk is None:
             raise TwistdError(f"still open after {timeout}s; received {received!r}")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
         if not chunk:
             return received
         received += chunk
