@@ -91,6 +91,9 @@ class WebSocketConnection(ConnectionDecorator):
     as a text message and C{bytes} as a binary one, in the client's version.
 
     @ivar opening: what the opening handshake said (C{None} until it arrived).
+        An open connection keeps only the bytes of the request head and
+        parses them again (once) if asked after C{onOpen}: an idle
+        connection then costs a fraction of the memory.
     @ivar subprotocol: the negotiated sub-protocol, or C{None}.
     @ivar extensions: the C{Sec-WebSocket-Extensions} we agreed to (such as
         permessage-deflate), or C{None}.
@@ -108,21 +111,23 @@ class WebSocketConnection(ConnectionDecorator):
         "_decoder",
         "_deflate",
         "_framing",
+        "_head",
         "_heard",
         "_key3",
         "_lastHeard",
         "_layer",
         "_opened",
+        "_opening",
         "_out",
         "_pending",
         "_pingSentAt",
         "_reader",
         "_state",
         "_timer",
+        "_version",
         "closeCode",
         "closeReason",
         "extensions",
-        "opening",
         "subprotocol",
     )
 
@@ -148,7 +153,9 @@ class WebSocketConnection(ConnectionDecorator):
         self._heard = False
         self._lastHeard = 0.0
         self._pingSentAt: float | None = None
-        self.opening: Opening | None = None
+        self._opening: Opening | None = None
+        self._head = b""
+        self._version: WebSocketVersion | None = None
         self.subprotocol: str | None = None
         self.closeCode: int = CloseCode.ABNORMAL
         self.closeReason = ""
@@ -157,6 +164,18 @@ class WebSocketConnection(ConnectionDecorator):
         )
 
     # What the handshake told us.
+
+    @property
+    def opening(self) -> Opening | None:
+        """What the opening handshake said (C{None} until it arrived)."""
+        opening = self._opening
+        if opening is None and self._head:
+            # Released after onOpen (see _accept); it parsed once, so it does again.
+            reader = RequestReader(len(self._head))
+            request = reader.feed(self._head)
+            assert request is not None
+            opening = self._opening = readOpening(request, self._layer.settings.versions)
+        return opening
 
     @property
     def remoteAddress(self) -> IAddress:  # type: ignore[override]
@@ -176,7 +195,7 @@ class WebSocketConnection(ConnectionDecorator):
     @property
     def version(self) -> WebSocketVersion | None:
         """The protocol version the client speaks (C{None} before the handshake)."""
-        return None if self.opening is None else self.opening.version
+        return self._version
 
     @property
     def request(self) -> Request | None:
@@ -233,7 +252,7 @@ class WebSocketConnection(ConnectionDecorator):
         Before the handshake completed, the connection is simply dropped.
         """
         state = self._state
-        if state is OPEN and self.opening.version is WebSocketVersion.HIXIE_75:  # type: ignore[union-attr]
+        if state is OPEN and self._version is WebSocketVersion.HIXIE_75:
             # Draft 75 has no closing handshake: closing is closing TCP.
             self.closeCode = CloseCode.NORMAL if code is None else code
             self.closeReason = reason
@@ -337,7 +356,8 @@ class WebSocketConnection(ConnectionDecorator):
             if request is None:
                 return
             opening = readOpening(request, settings.versions)
-            self.opening = opening
+            self._opening = opening
+            self._version = opening.version
             if not settings.originAllowed(opening.origin):
                 raise HandshakeError(403, "origin not allowed")
             self._admit(request)
@@ -346,6 +366,7 @@ class WebSocketConnection(ConnectionDecorator):
             self._refuse(error)
             return
         self._reader = None
+        self._head = reader.head
         self._pending = reader.remainder
         self._state = KEY3
         self._continueHandshake()
@@ -424,17 +445,14 @@ class WebSocketConnection(ConnectionDecorator):
         self._out.write(response)
         self._cancelTimer()
         self._framing = layer.framingFor(opening.version)
-        maxFrameSize = settings.maxFrameSize
-        if self._deflate is not None:
-            # An incompressible message grows a little when deflated; the
-            # message limit still holds on the inflated size.
-            maxFrameSize = deflatedSizeBound(maxFrameSize)
-        self._decoder = self._framing.decoder(maxFrameSize, settings.maxMessageSize, self._deflate)
         self._state = OPEN
         self._opened = True
         layer._opened(self)
         app = layer.app
         deliver(app, self, app.onOpen)
+        # Most of an idle connection's memory would be the parsed request;
+        # the head's bytes are enough to parse it again if ever asked.
+        self._opening = None
         rest, self._pending = self._pending, b""
         if rest and self._state is OPEN:
             self._receiveFrames(rest)
@@ -460,9 +478,24 @@ class WebSocketConnection(ConnectionDecorator):
 
     # Frames.
 
+    def _newDecoder(self) -> Any:
+        # Made on the first frame bytes: an idle connection does without.
+        settings = self._layer.settings
+        maxFrameSize = settings.maxFrameSize
+        if self._deflate is not None:
+            # An incompressible message grows a little when deflated; the
+            # message limit still holds on the inflated size.
+            maxFrameSize = deflatedSizeBound(maxFrameSize)
+        decoder = self._framing.decoder(maxFrameSize, settings.maxMessageSize, self._deflate)
+        self._decoder = decoder
+        return decoder
+
     def _receiveFrames(self, data: bytes) -> None:
+        decoder = self._decoder
+        if decoder is None:
+            decoder = self._newDecoder()
         try:
-            events = self._decoder.feed(data)
+            events = decoder.feed(data)
         except ProtocolError as error:
             # What arrived whole before the bad bytes is still delivered.
             self._handleEvents(error.events)

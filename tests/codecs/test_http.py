@@ -166,6 +166,26 @@ class ReadTests(SynchronousTestCase):
         self.assertIsNone(reader.feed(b"\n"))
         self.assertEqual(reader.feed(SIMPLE), parse(SIMPLE))
 
+    def test_headReadsTheSameRequestAgain(self) -> None:
+        """
+        L{RequestReader.head} holds the head as received, without the blank
+        lines skipped before it and without what followed it; a new reader
+        fed those bytes reads an equal request.
+        """
+        for data in (SIMPLE, SIMPLE.replace(b"\r\n", b"\n"), b"\r\n\n" + SIMPLE):
+            for size in (1, 7, len(data)):
+                reader = RequestReader()
+                request = None
+                for start in range(0, len(data), size):
+                    request = reader.feed(data[start : start + size])
+                    if request is not None:
+                        break
+                self.assertEqual(reader.head, data.lstrip(b"\r\n"))
+                self.assertEqual(parse(reader.head), request)
+        reader = readAll(SIMPLE + b"frames")
+        self.assertEqual(reader.head, SIMPLE)
+        self.assertEqual(RequestReader().head, b"")
+
     def test_whitespaceAroundValues(self) -> None:
         request = parse(b"GET / HTTP/1.1\r\nHost:\t  a b \t\r\nEmpty:\r\n\r\n")
         self.assertEqual(request.headers.get("host"), "a b")

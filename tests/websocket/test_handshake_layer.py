@@ -782,3 +782,57 @@ class HookChoosesBadSubprotocolTests(SynchronousTestCase):
         self.assertEqual(response.status, 500)
         self.assertTrue(peer.closed)
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+
+class IdleConnectionTests(SynchronousTestCase):
+    """
+    An open connection keeps the bytes of its request head, not the parsed
+    request, and has no frame decoder until frames arrive: what an idle
+    connection costs.  Nothing of this shows to the application.
+    """
+
+    REQUEST = hybiRequest(
+        13,
+        path="/room/1?user=ann",
+        origin="https://a.example",
+        extra=["Cookie: session=abc; theme=dark", "X-Custom: one", "x-custom: two"],
+    )
+
+    def test_onOpenSeesTheRequestParsedOnce(self) -> None:
+        seen = []
+        app = RecordingApplication(onOpen=lambda conn: seen.append(conn.opening))
+        harness = Harness(app, onHandshake=lambda conn: seen.append(conn.opening))
+        harness.open(self.REQUEST)
+        self.assertEqual(len(seen), 2)
+        self.assertIs(seen[0], seen[1])
+
+    def test_requestReadAgainWhenAskedLater(self) -> None:
+        harness = Harness()
+        peer = harness.open(self.REQUEST)
+        conn = peer.conn
+        self.assertIsNone(conn._opening)
+        self.assertEqual(conn.path, "/room/1")
+        self.assertEqual(conn.query, "user=ann")
+        self.assertEqual(conn.origin, "https://a.example")
+        self.assertEqual(conn.cookies, {"session": "abc", "theme": "dark"})
+        self.assertEqual(conn.headers.getAll("X-Custom"), ["one", "two"])
+        self.assertIs(conn.version, V.RFC6455)
+        self.assertIs(conn.opening, conn.opening)
+        self.assertEqual(conn.request.target, "/room/1?user=ann")
+
+    def test_hixieRequestReadAgain(self) -> None:
+        harness = Harness()
+        peer = harness.openHixie76()
+        conn = peer.conn
+        self.assertIsNone(conn._opening)
+        self.assertIs(conn.version, V.HIXIE_76)
+        self.assertIs(conn.opening.version, V.HIXIE_76)
+        self.assertEqual(conn.opening.key3Length, 8)
+
+    def test_decoderMadeByTheFirstFrame(self) -> None:
+        harness = Harness()
+        peer = harness.open()
+        self.assertIsNone(peer.conn._decoder)
+        peer.receive(textFrame("hello"))
+        self.assertIsNotNone(peer.conn._decoder)
+        self.assertEqual([e[2] for e in harness.app.events if e[0] == "onMessage"], ["hello"])

@@ -249,6 +249,9 @@ class RequestReader:
     @ivar maxHeaders: the most header lines accepted.
     @ivar remainder: once L{feed} has returned a L{Request}, the bytes that
         followed the head; C{b""} until then.
+    @ivar head: once L{feed} has returned a L{Request}, the bytes of its head
+        as received (blank lines before it skipped, its terminating blank
+        line included): feeding them to a new reader reads the same request.
     """
 
     def __init__(
@@ -259,6 +262,7 @@ class RequestReader:
         self.maxHeadSize = maxHeadSize
         self.maxHeaders = maxHeaders
         self.remainder = b""
+        self.head = b""
         self._buffer = bytearray()
         # Counted against maxHeadSize: blank lines skipped before the head.
         self._skipped = 0
@@ -309,7 +313,9 @@ class RequestReader:
         lastLineEnd, headEnd = found
         if self._skipped + headEnd > self.maxHeadSize:
             raise self._tooLarge()
-        request = self._parse(bytes(buffer[:lastLineEnd]))
+        head = bytes(buffer[:headEnd])
+        request = self._parse(head[:lastLineEnd])
+        self.head = head
         self.remainder = bytes(buffer[headEnd:])
         self._buffer = bytearray()
         self._request = request
