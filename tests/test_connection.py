@@ -12,6 +12,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from ratchet_tx.connection import ConnectionDecorator, TransportConnection
+from ratchet_tx.flow import FlowControl, SlowConsumer
 from tests.support.apps import CountingTransport
 
 
@@ -180,6 +181,43 @@ class RawSendTests(SynchronousTestCase):
         outer.close()
         outer.send(b"after")
         self.assertEqual(transport.value(), b"")
+
+
+class SendManyTests(SynchronousTestCase):
+    """
+    L{TransportConnection.sendMany}: several encoded messages in one write,
+    judged one by one by the slow-consumer policy while backed up.
+    """
+
+    def test_oneWriteInOrder(self) -> None:
+        writes: list[bytes] = []
+        transport = StringTransport()
+        transport.write = writes.append  # type: ignore[method-assign]
+        TransportConnection(transport).sendMany([b"one ", b"two ", b"three"])
+        self.assertEqual(writes, [b"one two three"])
+
+    def test_droppedAfterClose(self) -> None:
+        transport = StringTransport()
+        conn = TransportConnection(transport)
+        conn.close()
+        conn.sendMany([b"a", b"b"])
+        self.assertEqual(transport.value(), b"")
+
+    def test_eachCountedWhenDroppedWhileBackedUp(self) -> None:
+        transport = StringTransport()
+        conn = TransportConnection(transport, flow=FlowControl(slowConsumer=SlowConsumer.DROP))
+        conn.backedUp = True
+        conn.sendMany([b"a", b"b", b"c"])
+        self.assertEqual(conn.droppedMessages, 3)
+        self.assertEqual(transport.value(), b"")
+
+    def test_eachQueuedUpToTheLimitWhileBackedUp(self) -> None:
+        transport = StringTransport()
+        flow = FlowControl(slowConsumer=SlowConsumer.QUEUE, maxBuffered=1 << 20)
+        conn = TransportConnection(transport, flow=flow)
+        conn.backedUp = True
+        conn.sendMany([b"a", b"b"])
+        self.assertEqual(transport.value(), b"ab")
 
 
 class CloseTests(SynchronousTestCase):

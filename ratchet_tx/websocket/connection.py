@@ -240,10 +240,17 @@ class WebSocketConnection(ConnectionDecorator):
         if self._state is OPEN:
             frame = self._framing.encode(message, self._deflate)
             batch = self._batch
-            if batch is None:
+            if batch is not None:
+                batch.append(frame)
+                return
+            pending = self._layer._pendingWrites
+            if pending is None:
                 self._out.send(frame)
             else:
-                batch.append(frame)
+                # Sent while the layer handles a read: held until it is done,
+                # so that all a read causes goes to each peer in one write.
+                self._batch = [frame]
+                pending.append(self)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """
@@ -257,6 +264,7 @@ class WebSocketConnection(ConnectionDecorator):
             self.closeCode = CloseCode.NORMAL if code is None else code
             self.closeReason = reason
             self._state = CLOSED
+            self._flush()
             self.wrapped.close()
         elif state is OPEN:
             if code is None:
@@ -290,6 +298,17 @@ class WebSocketConnection(ConnectionDecorator):
     def dataReceived(self, data: bytes) -> None:
         """Bytes arrived from the peer."""
         self._heard = True
+        layer = self._layer
+        if layer._pendingWrites is None:
+            layer._pendingWrites = []
+            try:
+                self._dataReceived(data)
+            finally:
+                layer._flushPendingWrites()
+        else:
+            self._dataReceived(data)
+
+    def _dataReceived(self, data: bytes) -> None:
         state = self._state
         if state is OPEN or state is CLOSING:
             self._receiveFrames(data)
@@ -498,29 +517,17 @@ class WebSocketConnection(ConnectionDecorator):
             events = decoder.feed(data)
         except ProtocolError as error:
             # What arrived whole before the bad bytes is still delivered.
-            self._handleEvents(error.events)
+            self._dispatch(error.events)
             self._fail(error.code, error.reason)
             return
-        self._handleEvents(events)
-
-    def _handleEvents(self, events: Sequence[object]) -> None:
-        # What the application sends this peer while several messages of one
-        # read are handled goes out in one write (an echo of a burst).
-        if len(events) > 1:
-            self._batch = []
-            try:
-                self._dispatch(events)
-            finally:
-                self._flush()
-        else:
-            self._dispatch(events)
+        self._dispatch(events)
 
     def _flush(self) -> None:
+        """Send what was held back for this peer while a read was handled."""
         batch = self._batch
         if batch is not None:
             self._batch = None
-            if batch:
-                self._out.send(b"".join(batch))
+            self._out.sendMany(batch)
 
     def _writeControl(self, frame: bytes) -> None:
         """Write a control frame after whatever data is batched before it."""

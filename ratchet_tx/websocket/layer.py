@@ -84,6 +84,9 @@ class WebSocket:
         self._admitted = 0
         self._perAddress: dict[str, int] = {}
         self._heartbeat: LoopingCall | None = None
+        # While a read is handled: the connections that were sent something
+        # (see WebSocketConnection.send); None otherwise.
+        self._pendingWrites: list[WebSocketConnection] | None = None
 
     @property
     def clock(self) -> IReactorTime:
@@ -164,6 +167,15 @@ class WebSocket:
             self._perAddress[host] = remaining
         else:
             del self._perAddress[host]
+
+    def _flushPendingWrites(self) -> None:
+        pending, self._pendingWrites = self._pendingWrites, None
+        for ws in pending or ():
+            try:
+                ws._flush()
+            except Exception:
+                log.failure("Sending to {conn!r} failed", conn=ws)
+                ws.abort()
 
     def _opened(self, ws: WebSocketConnection) -> None:
         self._open.add(ws)

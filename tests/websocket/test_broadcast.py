@@ -16,6 +16,7 @@ from ratchet_tx.commands import Composite, SendMessage
 from ratchet_tx.examples.chat import Chat
 from ratchet_tx.websocket import BinaryNotSupported
 from ratchet_tx.websocket.codecs import hixie, hybi
+from ratchet_tx.websocket.codecs.events import Close
 from tests.support.apps import LogCapture, RecordingApplication
 from tests.websocket.helpers import (
     Harness,
@@ -229,3 +230,56 @@ class BroadcastTests(SynchronousTestCase):
         for peer in (peers[0], peers[2], peers[3]):
             self.assertEqual(peer.frames(), ["still"])
         self.assertEqual(self.hybiText.calls, 1)
+
+
+class HeldWritesTests(SynchronousTestCase):
+    """
+    What the application sends to any peer while the layer handles one read
+    goes to each peer in one write, in order; a send at any other time is
+    written at once.
+    """
+
+    def setUp(self) -> None:
+        self.harness = Harness(Chat())
+        self.sender, *self.receivers = [self.harness.open() for _ in range(3)]
+        for peer in (self.sender, *self.receivers):
+            peer.output()
+            peer.transport.writes.clear()
+
+    def test_aReadsBroadcastsInOneWritePerPeer(self) -> None:
+        self.sender.receive(textFrame("one") + textFrame("two") + textFrame("three"))
+        for peer in self.receivers:
+            self.assertEqual(len(peer.transport.writes), 1)
+            self.assertEqual(peer.frames(), ["one", "two", "three"])
+
+    def test_sendOutsideAReadIsWrittenAtOnce(self) -> None:
+        conn = self.receivers[0].conn
+        conn.send("now")
+        conn.send("and now")
+        self.assertEqual(len(self.receivers[0].transport.writes), 2)
+        self.assertEqual(self.receivers[0].frames(), ["now", "and now"])
+
+    def test_heldDataGoesBeforeAClose(self) -> None:
+        receiver = self.receivers[0]
+
+        def sendThenClose(conn, message):
+            receiver.conn.send(message)
+            receiver.conn.close(4000, "bye")
+
+        self.harness.app.onMessage = sendThenClose
+        self.sender.receive(textFrame("last words"))
+        self.assertEqual(receiver.frames(), ["last words", Close(4000, "bye")])
+
+    def test_heldDataGoesBeforeAHixie75Close(self) -> None:
+        """Draft 75 closes by closing TCP: what was held is written first."""
+        receiver = self.harness.openHixie75()
+        receiver.output()
+
+        def sendThenClose(conn, message):
+            receiver.conn.send(message)
+            receiver.conn.close()
+
+        self.harness.app.onMessage = sendThenClose
+        self.sender.receive(textFrame("last words"))
+        self.assertEqual(receiver.hixieFrames(), ["last words"])
+        self.assertTrue(receiver.closed)
