@@ -76,6 +76,9 @@ _HEADER_LINE = re.compile(rb"(?P<name>" + _TOKEN + rb"):(?P<value>[\t\x20-\x7e\x
 # Every header line at once (the fast path): the same rule as _HEADER_LINE,
 # each line ending in LF or CRLF.
 _HEADER_BLOCK = re.compile(rb"(?:" + _TOKEN + rb":[\t\x20-\x7e\x80-\xff]*?\r?\n)*")
+# One field of a block that _HEADER_BLOCK matched, decoded as ISO-8859-1:
+# its name, and its value without the whitespace around it.
+_FIELD = re.compile(r"([^:]+):[ \t]*(.*?)[ \t]*\r?\n")
 
 _RENDER_TOKEN = re.compile(_TOKEN.decode("ascii"))
 _RENDER_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -363,27 +366,29 @@ class RequestReader:
         """
         Parse a complete head, without its final line end.
         """
-        lines = head.split(_LINE_END)
-        if len(lines) - 1 > self.maxHeaders:
+        if head.count(_LINE_END) > self.maxHeaders:
             raise self._tooMany()
-        requestLine = _stripCarriageReturn(lines[0])
-        match = _REQUEST_LINE.fullmatch(requestLine)
+        requestLineEnd = head.find(_LINE_END)
+        if requestLineEnd == -1:
+            requestLineEnd = len(head)
+        match = _REQUEST_LINE.fullmatch(_stripCarriageReturn(head[:requestLineEnd]))
         if match is None:
             raise _badRequest("malformed request line")
         version = (int(match["major"]), int(match["minor"]))
         if version < MINIMUM_HTTP_VERSION or version[0] > MINIMUM_HTTP_VERSION[0]:
             raise _badRequest("HTTP/1.1 required")
-        fields = []
-        block = head[len(lines[0]) + 1 :] + _LINE_END
-        if len(lines) > 1 and _HEADER_BLOCK.fullmatch(block) is not None:
-            # Every line is well formed: split without matching each.
-            for raw in lines[1:]:
-                name, _, value = _stripCarriageReturn(raw).partition(b":")
-                fields.append(
-                    (name.decode("ascii"), value.strip(_OPTIONAL_WHITESPACE).decode("latin-1"))
-                )
+        block = head[requestLineEnd + 1 :] + _LINE_END
+        fields: list[tuple[str, str]]
+        if requestLineEnd == len(head):
+            fields = []
+        elif _HEADER_BLOCK.fullmatch(block) is not None:
+            # Every line is well formed (names are ASCII tokens): split them
+            # all at once.
+            fields = _FIELD.findall(block.decode("latin-1"))
         else:
-            for raw in lines[1:]:
+            # Find the line at fault.
+            fields = []
+            for raw in head.split(_LINE_END)[1:]:
                 line = _stripCarriageReturn(raw)
                 if line.startswith(_FOLD_STARTS):
                     raise _badRequest("folded header lines are not allowed")
