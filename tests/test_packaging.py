@@ -22,6 +22,7 @@ import shutil
 import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import zipfile
 from pathlib import Path
@@ -55,6 +56,7 @@ def _ignoreNonSource(directory: str, names: list[str]) -> set[str]:
             name in _NOT_SOURCE
             or name.endswith(".egg-info")
             or name.startswith("_trial_temp")
+            or name.endswith(".so")  # a compiled extension built in place
             or (path / "pyvenv.cfg").exists()  # a virtualenv (.venv, venv, ...)
         ):
             ignored.add(name)
@@ -124,6 +126,13 @@ def wheelMetadata() -> str:
     with zipfile.ZipFile(builtWheel()) as wheel:
         (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
         return wheel.read(metadata).decode()
+
+
+def canCompile() -> bool:
+    """Whether this machine can build a C extension for this Python."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    return shutil.which(compiler) is not None and headers.is_file()
 
 
 class FreshVenv:
@@ -197,9 +206,19 @@ class WheelContentsTests(SynchronousTestCase):
         files = {
             path.relative_to(source).as_posix()
             for path in (source / "ratchet_tx").rglob("*")
-            if path.is_file() and "__pycache__" not in path.parts
+            # C sources are compiled into the wheel, not shipped.
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".c"
         }
         self.assertEqual(sorted(files - set(wheelNames())), [])
+
+    def test_shipsTheSpeedupsWhereTheyBuild(self) -> None:
+        """
+        Where a C compiler and Python's headers are at hand, the wheel holds
+        the compiled speedups; elsewhere it is built without them.
+        """
+        prefix = "ratchet_tx/websocket/codecs/_speedups"
+        compiled = [n for n in wheelNames() if n.startswith(prefix) and n.endswith((".so", ".pyd"))]
+        self.assertEqual(len(compiled), 1 if canCompile() else 0, compiled)
 
     def test_noTwistedPackageInit(self) -> None:
         """An __init__.py there would replace Twisted's own on install."""
@@ -265,6 +284,22 @@ class FreshInstallTests(SynchronousTestCase):
         self.assertTrue(
             Path(where).is_relative_to(venv.sitePackages()), f"ratchet_tx imported from {where}"
         )
+
+    def test_installedSpeedupsMaskCorrectly(self) -> None:
+        """
+        The installed package uses its compiled mask where it could be
+        built, and it agrees with the pure-Python one.
+        """
+        script = (
+            "import os; from ratchet_tx.websocket.codecs import hybi\n"
+            "data = os.urandom(100003)\n"
+            "for start in range(9):\n"
+            "    for key in (b'\\x00\\x01\\x02\\x03', b'\\xff\\x80\\x7f\\x5a'):\n"
+            "        piece = data[start:]\n"
+            "        assert hybi.applyMask(piece, key) == hybi.pythonApplyMask(piece, key)\n"
+            "print(hybi.SPEEDUPS)\n"
+        )
+        self.assertEqual(freshVenv().run("-c", script).stdout.strip(), str(canCompile()))
 
     def test_twistedIsStillTwisted(self) -> None:
         """Installing our plugin folder did not shadow the real Twisted package."""

@@ -20,6 +20,7 @@ from ratchet_tx.websocket.codecs.hybi import (
     RSV1,
     RSV2,
     RSV3,
+    SPEEDUPS,
     FrameDecoder,
     Opcode,
     applyMask,
@@ -30,6 +31,7 @@ from ratchet_tx.websocket.codecs.hybi import (
     encodePing,
     encodePong,
     encodeText,
+    pythonApplyMask,
 )
 
 PROTOCOL_ERROR = 1002
@@ -590,17 +592,31 @@ class EncodingTests(SynchronousTestCase):
 
     def test_maskBelowAndAboveThreshold(self) -> None:
         """
-        L{applyMask} XORs byte I{i} with key byte I{i mod 4}, at every size.
+        L{applyMask} (compiled, if built) and L{pythonApplyMask} XOR byte
+        I{i} with key byte I{i mod 4}, at every size.
         """
         key = b"\x01\x80\xff\x5a"
-        for size in [0, 1, 3, 4, 5, 511, 512, 513, 4099]:
-            data = bytes(index % 251 for index in range(size))
-            expected = bytes(byte ^ key[index % 4] for index, byte in enumerate(data))
-            self.assertEqual(applyMask(data, key), expected, size)
+        for mask in (applyMask, pythonApplyMask):
+            for size in [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 511, 512, 513, 4099]:
+                data = bytes(index % 251 for index in range(size))
+                expected = bytes(byte ^ key[index % 4] for index, byte in enumerate(data))
+                self.assertEqual(mask(data, key), expected, (mask, size))
 
     @given(st.binary(max_size=2000), st.binary(min_size=4, max_size=4))
     def test_maskTwiceIsIdentity(self, data: bytes, key: bytes) -> None:
         self.assertEqual(applyMask(applyMask(data, key), key), data)
+
+    @given(st.binary(max_size=3000), st.binary(min_size=4, max_size=4), st.integers(0, 7))
+    def test_compiledAgreesWithPython(self, data: bytes, key: bytes, start: int) -> None:
+        """Both masks agree, on bytes, bytearrays and unaligned memoryviews."""
+        expected = pythonApplyMask(data[start:], key)
+        self.assertEqual(applyMask(data[start:], key), expected)
+        self.assertEqual(applyMask(memoryview(bytearray(data))[start:], key), expected)
+
+    def test_compiledMaskNeedsAFourByteKey(self) -> None:
+        if SPEEDUPS:
+            self.assertRaises(ValueError, applyMask, b"data", b"abc")
+        self.assertIsInstance(applyMask(bytearray(b"data"), b"abcd"), bytes)
 
 
 messages = st.lists(

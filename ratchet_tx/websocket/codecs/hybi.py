@@ -143,10 +143,13 @@ _FIN_BINARY = FIN | _BINARY
 _fromBytes = int.from_bytes
 
 
-def applyMask(data: bytes, key: bytes) -> bytes:
+def pythonApplyMask(data: bytes, key: bytes) -> bytes:
     """
     XOR C{data} with the 4-byte masking C{key}, repeated (RFC 6455 section
     5.3).  Masking and unmasking are the same operation.
+
+    The pure-Python L{applyMask}, used when the optional C speedups were not
+    built.
 
     @param data: the payload, or a part of it that starts at an offset
         multiple of 4 (rotate the key otherwise).
@@ -163,6 +166,19 @@ def applyMask(data: bytes, key: bytes) -> bytes:
             _XOR_TABLES[key[index]]
         )
     return bytes(masked)
+
+
+try:
+    from ratchet_tx.websocket.codecs._speedups import applyMask as _compiledApplyMask
+except ImportError:  # built without a C compiler: pure Python it is
+    _compiledApplyMask = None
+
+#: Whether L{applyMask} is the compiled one (C{ratchet_tx/websocket/codecs/_speedups.c}).
+SPEEDUPS = _compiledApplyMask is not None
+
+#: XOR C{data} with the 4-byte masking C{key}, repeated (RFC 6455 section
+#: 5.3): the compiled version if it was built, else L{pythonApplyMask}.
+applyMask = _compiledApplyMask if _compiledApplyMask is not None else pythonApplyMask
 
 
 def _fail(reason: str) -> ProtocolError:
@@ -376,14 +392,14 @@ class FrameDecoder:
                 # A whole message in one frame, all of it in this read.
                 payload = data[start:stop]
                 if key is not None:
-                    if length < _TRANSLATE_MASK_THRESHOLD:
-                        # applyMask, inlined for the most common frames.
+                    if SPEEDUPS or length >= _TRANSLATE_MASK_THRESHOLD:
+                        payload = applyMask(payload, key)
+                    else:
+                        # pythonApplyMask, inlined for the most common frames.
                         keys = (key * (length // MASK_KEY_SIZE + 1))[:length]
                         payload = (
                             _fromBytes(payload, "little") ^ _fromBytes(keys, "little")
                         ).to_bytes(length, "little")
-                    else:
-                        payload = applyMask(payload, key)
                 append(payload if b0 == _FIN_BINARY else payload.decode("utf-8"))
                 pos = stop
             elif opcode > _BINARY:

@@ -1,0 +1,92 @@
+/*
+ * Optional C speedups for ratchet_tx.websocket.codecs.hybi.
+ *
+ * applyMask(data, key) -> bytes: XOR data with the 4-byte masking key,
+ * repeated (RFC 6455 section 5.3).  The same as the pure-Python applyMask in
+ * hybi.py, which is used when this module could not be built; pure Python
+ * unmasks about 1 GB/s at best, this does several times the memory bandwidth
+ * the rest of the stack needs.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MASK_KEY_SIZE 4
+
+static void
+xor_with_key(const unsigned char *in, unsigned char *out, Py_ssize_t n,
+             const unsigned char key[MASK_KEY_SIZE])
+{
+    uint32_t key32;
+    uint64_t key64;
+    Py_ssize_t i = 0;
+
+    /* Eight bytes at a time: the key twice over, in memory order whatever
+     * the machine's byte order. */
+    memcpy(&key32, key, MASK_KEY_SIZE);
+    key64 = ((uint64_t)key32 << 32) | key32;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t word;
+        memcpy(&word, in + i, 8);
+        word ^= key64;
+        memcpy(out + i, &word, 8);
+    }
+    for (; i < n; i++) {
+        out[i] = in[i] ^ key[i & (MASK_KEY_SIZE - 1)];
+    }
+}
+
+static PyObject *
+apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer data, key;
+    PyObject *result = NULL;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "applyMask() takes data and key");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &key, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    if (key.len != MASK_KEY_SIZE) {
+        PyErr_SetString(PyExc_ValueError, "the masking key is 4 bytes");
+    }
+    else {
+        result = PyBytes_FromStringAndSize(NULL, data.len);
+        if (result != NULL) {
+            xor_with_key((const unsigned char *)data.buf,
+                         (unsigned char *)PyBytes_AS_STRING(result), data.len,
+                         (const unsigned char *)key.buf);
+        }
+    }
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static PyMethodDef speedups_methods[] = {
+    {"applyMask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
+     "applyMask(data, key) -> bytes\n\n"
+     "XOR data with the 4-byte masking key, repeated (RFC 6455 5.3)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    "ratchet_tx.websocket.codecs._speedups",
+    "Optional C speedups for the RFC 6455 codec.",
+    0,
+    speedups_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModuleDef_Init(&speedups_module);
+}
