@@ -39,7 +39,7 @@ from http import HTTPStatus
 
 from . import hixie
 from .errors import HandshakeError
-from .http import MINIMUM_HTTP_VERSION, Request, renderResponse
+from .http import MINIMUM_HTTP_VERSION, Request, renderHeaderLines, renderResponse
 
 
 class WebSocketVersion(Enum):
@@ -90,6 +90,10 @@ NONCE_LENGTH = 16
 _BAD_REQUEST = HTTPStatus.BAD_REQUEST.value
 _UPGRADE_REQUIRED = HTTPStatus.UPGRADE_REQUIRED.value
 _SWITCHING_PROTOCOLS = HTTPStatus.SWITCHING_PROTOCOLS.value
+#: An RFC 6455 / HyBi accepting response up to its Sec-WebSocket-Accept value.
+_ACCEPT_HEAD = renderResponse(
+    _SWITCHING_PROTOCOLS, [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+)[: -len(b"\r\n")] + b"Sec-WebSocket-Accept: "
 
 #: Reason phrases the Hixie drafts require in the status line, byte for byte.
 _HIXIE_76_REASON = "WebSocket Protocol Handshake"
@@ -341,17 +345,15 @@ def renderAccept(
         if extensions is not None:
             raise ValueError(f"{version.value} has no extensions")
         return _renderHixieAccept(opening, subprotocol, key3, secure, location, extraHeaders)
-    headers = [
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Accept", acceptKey(opening.key or "")),
-    ]
+    headers = []
     if subprotocol is not None:
         headers.append(("Sec-WebSocket-Protocol", subprotocol))
     if extensions is not None:
         headers.append(("Sec-WebSocket-Extensions", extensions))
     headers.extend(extraHeaders)
-    return renderResponse(_SWITCHING_PROTOCOLS, headers)
+    # The fixed part is rendered once, at import; only the rest is checked.
+    accept = acceptKey(opening.key or "").encode("ascii")
+    return _ACCEPT_HEAD + accept + b"\r\n" + renderHeaderLines(headers) + b"\r\n"
 
 
 def _renderHixieAccept(

@@ -419,14 +419,14 @@ def _stripCarriageReturn(line: bytes) -> bytes:
     return line
 
 
+_REASON_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
 def reasonPhrase(status: int) -> str:
     """
     The standard reason phrase for C{status}, or C{"Unknown"}.
     """
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _REASON_PHRASES.get(status, "Unknown")
 
 
 def renderResponse(
@@ -452,15 +452,25 @@ def renderResponse(
     if reason is None:
         reason = reasonPhrase(status)
     _checkText(reason)
-    lines = [f"{_RESPONSE_PROTOCOL} {status:d} {reason}"]
+    statusLine = f"{_RESPONSE_PROTOCOL} {status:d} {reason}\r\n".encode("latin-1")
+    return statusLine + renderHeaderLines(headers) + _BLANK_LINE_BYTES + body
+
+
+def renderHeaderLines(headers: Iterable[tuple[str, str]]) -> bytes:
+    """
+    Header lines, each ending in CRLF, text encoded as ISO-8859-1.
+
+    @param headers: C{(name, value)} pairs, written in order.
+    @raise ValueError: if a name is not a token, or a value holds a control
+        character (which could split the response).
+    """
+    lines = []
     for name, value in headers:
         if _RENDER_TOKEN.fullmatch(name) is None:
             raise ValueError(f"invalid header name {name!r}")
         _checkText(value)
-        lines.append(f"{name}: {value}")
-    lines.append("")
-    lines.append("")
-    return "\r\n".join(lines).encode("latin-1") + body
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("latin-1")
 
 
 def _checkText(text: str) -> None:
