@@ -46,6 +46,8 @@ SERVER_CPU = 0
 GENERATOR_CPU = 1
 BASELINE = "autobahn"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Why a server has no figure in a scenario that needs permessage-deflate.
+NO_DEFLATE = "does not speak permessage-deflate"
 # Other processes using more than this share of a CPU during a run disturb it.
 OTHER_LOAD_WARNING = 0.05
 # The driver waits at most --quiet-wait before a run, and at most this many
@@ -64,6 +66,7 @@ class ServerSpec:
     argv: object  # (port, scenario) -> list[str]
     env: object = field(default_factory=dict)  # a dict, or a function returning one
     raw: bool = False  # raw TCP: the generator sends bytes, no WebSocket
+    deflate: bool = True  # speaks permessage-deflate (else n/a in scenarios that need it)
 
 
 # ratchet_tx runs from a copy of the work tree taken when the driver starts
@@ -84,8 +87,18 @@ def snapshot_ratchet(into: Path) -> None:
     ratchet_root = into
 
 
+def _broadcast(scenario: str) -> bool:
+    return SCENARIO_BY_NAME[scenario].mode == "broadcast"
+
+
+def _deflate(scenario: str) -> list[str]:
+    """The flag that turns a peer's permessage-deflate on, where the
+    scenario needs it (ratchet_tx agrees to it by default)."""
+    return ["--deflate"] if SCENARIO_BY_NAME[scenario].deflate else []
+
+
 def _ratchet(port: int, scenario: str) -> list[str]:
-    app = "bench.apps:Broadcast" if scenario == "broadcast" else "ratchet_tx.examples.echo:Echo"
+    app = "bench.apps:Broadcast" if _broadcast(scenario) else "ratchet_tx.examples.echo:Echo"
     return [
         str(ENV / "bin" / "twistd"),
         "-n",
@@ -100,14 +113,18 @@ def _ratchet(port: int, scenario: str) -> list[str]:
     ]
 
 
-def _script(name: str):
-    return lambda port, scenario: [str(PYTHON), str(BENCH / "servers" / name), "--port", str(port)]
+def _script(name: str, deflate: bool = True):
+    def argv(port: int, scenario: str) -> list[str]:
+        extra = _deflate(scenario) if deflate else []
+        return [str(PYTHON), str(BENCH / "servers" / name), "--port", str(port)] + extra
+
+    return argv
 
 
 SERVERS = [
     ServerSpec(
         "ratchet_tx",
-        "twistd -n ratchet (examples.echo:Echo; bench.apps:Broadcast for broadcast)",
+        "twistd -n ratchet (examples.echo:Echo; bench.apps:Broadcast for broadcast, chat)",
         _ratchet,
         env=lambda: {"PYTHONPATH": str(ratchet_root)},
     ),
@@ -123,22 +140,30 @@ SERVERS = [
         env={"AUTOBAHN_USE_NVX": "0"},
     ),
     ServerSpec("websockets", "websockets, asyncio implementation", _script("websockets_server.py")),
-    ServerSpec("picows", "picows on asyncio", _script("picows_server.py")),
+    ServerSpec(
+        "picows", "picows on asyncio", _script("picows_server.py", deflate=False), deflate=False
+    ),
     ServerSpec(
         "node-ws",
         "node + ws",
-        lambda port, scenario: ["node", str(BENCH / "servers" / "node_ws.js"), "--port", str(port)],
+        lambda port, scenario: (
+            ["node", str(BENCH / "servers" / "node_ws.js"), "--port", str(port)]
+            + _deflate(scenario)
+        ),
     ),
     ServerSpec(
         "raw-twisted",
         "raw Twisted TCP echo/broadcast, no framing: the stack's ceiling",
-        _script("raw_twisted.py"),
+        _script("raw_twisted.py", deflate=False),
         raw=True,
+        deflate=False,
     ),
     ServerSpec(
         "c-stub",
         "loadgen's own minimal C WebSocket server: the generator's ceiling, not a peer",
-        lambda port, scenario: [str(LOADGEN), "serve", "--port", str(port), "--timeout", "3600"],
+        lambda port, scenario: (
+            [str(LOADGEN), "serve", "--port", str(port), "--timeout", "3600"] + _deflate(scenario)
+        ),
     ),
 ]
 SERVER_NAMES = [s.name for s in SERVERS]
@@ -157,6 +182,7 @@ class Scenario:
     metric: str  # key in the run's record
     unit: str
     higher_is_better: bool = True
+    deflate: bool = False  # permessage-deflate: servers that lack it are n/a
 
 
 SCENARIOS = [
@@ -186,6 +212,16 @@ SCENARIOS = [
         unit="deliveries/s",
     ),
     Scenario(
+        name="chat",
+        title="chat: JSON text of 243 bytes on average, permessage-deflate, "
+        "1 sender to 200 receivers, 16 in flight",
+        mode="broadcast",
+        args=["--conns", "200", "--chat", "--deflate", "--window", "16"],
+        metric="deliveries_per_s",
+        unit="deliveries/s",
+        deflate=True,
+    ),
+    Scenario(
         name="idle",
         title="idle: 10 000 open connections, server memory",
         mode="idle",
@@ -204,6 +240,7 @@ SCENARIOS = [
     ),
 ]
 SCENARIO_NAMES = [s.name for s in SCENARIOS]
+SCENARIO_BY_NAME = {s.name: s for s in SCENARIOS}
 
 # The server's throughput per second of its own CPU time: less sensitive than
 # throughput to the wake-up latencies of a small virtual machine.
@@ -211,6 +248,7 @@ PER_CPU = {
     "echo": ("messages", "msg/CPU-s"),
     "large": ("mib", "MiB/CPU-s"),
     "broadcast": ("deliveries", "deliveries/CPU-s"),
+    "chat": ("deliveries", "deliveries/CPU-s"),
     "handshakes": ("handshakes", "handshakes/CPU-s"),
 }
 
@@ -412,6 +450,16 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             record["generator_cpu"] = result["generator_cpu"]
             if scenario.mode == "broadcast":
                 record["latency_ms"] = result["latency_ms"]
+            if scenario.deflate:
+                # What the receivers got: payload bytes per message on the
+                # wire and inflated, and the share that came compressed.
+                for key in ("wire_bytes_per_message", "payload_bytes_per_message"):
+                    record[key] = result[key]
+                record["compression_ratio"] = result["compression_ratio"]
+                received = result["received_messages"]
+                record["compressed_share"] = (
+                    result["compressed_messages"] / received if received else 0.0
+                )
             if cpu0 is not None and cpu1 is not None and t1 > t0:
                 used = cpu1 - cpu0
                 record["server_cpu"] = used / (t1 - t0)
@@ -475,6 +523,10 @@ def summarize(runs: list[dict], servers: list[str], scenarios: list[Scenario]) -
                 by_repeat.setdefault(r["repeat"], {})[r["server"]] = r
         for name in servers:
             mine = [r for r in runs if r["scenario"] == sc.name and r["server"] == name]
+            if mine and all(r.get("skipped") for r in mine):
+                per_server[name] = {"runs": 0, "failed": 0, "na": mine[0]["error"]}
+                continue
+            mine = [r for r in mine if not r.get("skipped")]
             good = [r for r in mine if r["ok"]]
             entry = {"runs": len(mine), "failed": len(mine) - len(good)}
             if good:
@@ -492,7 +544,14 @@ def summarize(runs: list[dict], servers: list[str], scenarios: list[Scenario]) -
                 loads = [r["other_load"] for r in good if "other_load" in r]
                 if loads:
                     entry["other_load_max"] = max(loads)
-                for key in ("server_cpu", "generator_cpu", "per_cpu_s"):
+                for key in (
+                    "server_cpu",
+                    "generator_cpu",
+                    "per_cpu_s",
+                    "compression_ratio",
+                    "wire_bytes_per_message",
+                    "compressed_share",
+                ):
                     vals = [r[key] for r in good if key in r]
                     if vals:
                         entry[key] = statistics.median(vals)
@@ -519,8 +578,13 @@ def print_tables(summary: dict, servers: list[str], scenarios: list[Scenario], o
         if sc.name in PER_CPU:
             extra.append(("per_cpu_s", PER_CPU[sc.name][1]))
             extra.append(("server_cpu", "server CPU"))
-        if sc.name == "broadcast":
+        if sc.mode == "broadcast":
             extra += [("latency_p50_ms", "latency p50 ms"), ("latency_p99_ms", "p99 ms")]
+        if sc.deflate:
+            extra += [
+                ("wire_bytes_per_message", "wire bytes/msg"),
+                ("compression_ratio", "compression"),
+            ]
         if sc.name != "idle":
             extra.append(("generator_cpu", "generator CPU"))
         for _key, label in extra:
@@ -530,6 +594,9 @@ def print_tables(summary: dict, servers: list[str], scenarios: list[Scenario], o
         print(rule, file=out)
         for name in servers:
             e = per.get(name, {})
+            if "na" in e:
+                print(f"| {name} | n/a |" + " |" * (2 + len(extra)), file=out)
+                continue
             if "median" not in e:
                 err = "; ".join(e.get("errors", ["not run"]))[:80]
                 print(f"| {name} | failed: {err} |" + " |" * (2 + len(extra)), file=out)
@@ -547,12 +614,21 @@ def print_tables(summary: dict, servers: list[str], scenarios: list[Scenario], o
                     row += f" {v * 100:.0f}% |"
                 elif key.startswith("latency"):
                     row += f" {v:.1f} |"
+                elif key == "compression_ratio":
+                    row += f" {v:.2f}× |"
+                elif key == "wire_bytes_per_message":
+                    row += f" {v:.0f} |"
                 else:
                     row += f" {_fmt(v)} |"
             if e.get("failed"):
                 row += f" ({e['failed']} failed)"
             print(row, file=out)
         note = f"({better} is better"
+        if sc.deflate:
+            note += (
+                f"; n/a: {NO_DEFLATE}; wire bytes/msg: payload bytes per message as "
+                "received, compression: inflated ÷ wire bytes"
+            )
         loads = [e["other_load_max"] for e in per.values() if "other_load_max" in e]
         noisy = [v for v in loads if v > OTHER_LOAD_WARNING]
         if noisy:
@@ -572,6 +648,9 @@ def print_tables(summary: dict, servers: list[str], scenarios: list[Scenario], o
         cells = []
         for sc in scenarios:
             e = summary[sc.name].get(name, {})
+            if "na" in e:
+                cells.append("n/a")
+                continue
             if "median" not in e:
                 cells.append("failed" if e.get("runs") else "-")
                 continue
@@ -771,6 +850,25 @@ def main(argv=None) -> int:
         for rep in range(options.repeats):
             for server in servers:
                 tag = f"{sc.name}-{server.name}-{rep}"
+                if sc.deflate and not server.deflate:
+                    # Not a failure: this server cannot take part.
+                    runs.append(
+                        {
+                            "scenario": sc.name,
+                            "server": server.name,
+                            "ok": False,
+                            "skipped": True,
+                            "error": NO_DEFLATE,
+                            "repeat": rep,
+                        }
+                    )
+                    elapsed = time.monotonic() - t_start
+                    print(
+                        f"[{len(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
+                        f"#{rep + 1} {server.name:<13} n/a: {NO_DEFLATE}",
+                        flush=True,
+                    )
+                    continue
                 # Wait for a quiet machine, within a total budget.
                 budget = QUIET_BUDGET_RUNS * options.quiet_wait - waited
                 if budget > 0:
@@ -789,6 +887,12 @@ def main(argv=None) -> int:
                     if "latency_ms" in record:
                         lat = record["latency_ms"]
                         extra += f"  latency p50 {lat['p50']:.1f} p99 {lat['p99']:.1f} ms"
+                    if "compression_ratio" in record:
+                        extra += (
+                            f"  {record['wire_bytes_per_message']:.0f} of "
+                            f"{record['payload_bytes_per_message']:.0f} bytes on the wire "
+                            f"({record['compression_ratio']:.2f}×)"
+                        )
                     if record.get("other_load", 0) > OTHER_LOAD_WARNING:
                         extra += f"  WARNING: other load {record['other_load'] * 100:.0f}% of a CPU"
                     line = f"{_fmt(record['value'], sc.unit)} {sc.unit}{extra}"
@@ -827,7 +931,7 @@ def main(argv=None) -> int:
     }
     output.write_text(json.dumps(document, indent=1))
     print(f"\nresults: {output}\nserver logs: {logdir}")
-    failed = sum(1 for r in runs if not r["ok"])
+    failed = sum(1 for r in runs if not r["ok"] and not r.get("skipped"))
     if failed:
         print(f"{failed} run(s) failed", file=sys.stderr)
     return 1 if failed else 0

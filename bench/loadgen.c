@@ -38,6 +38,21 @@
  * stream, and the "handshake" is the bytes of the HTTP request sent and
  * echoed back (so handshakes/s is connect + one round trip + close).
  *
+ * With --deflate every connection offers permessage-deflate (RFC 7692) with
+ * client_no_context_takeover and server_no_context_takeover, and the run
+ * fails if the server does not accept it.  Since neither side keeps context
+ * between messages, a client message is compressed once at start-up like
+ * the rest of its frame (broadcast: see broadcast_send for the sequence
+ * number).  A server message with RSV1 set is inflated through one z_stream
+ * per connection, reset per message, and the inflated bytes are verified as
+ * usual; a server may leave a message uncompressed too.  Broadcast
+ * receivers inflate a message only if it is not byte-for-byte one already
+ * inflated and verified (see memo_finish).  Received payload bytes are
+ * counted both as on the wire and inflated.
+ *
+ * With --chat a message is chat-like JSON text instead of SIZE letters: one
+ * of CHAT_TEXTS messages of 206 to 266 bytes, 243 on average (see CHAT).
+ *
  * Output on stdout, one line each: "phase measure" when the measurement
  * starts, "phase end" when it ends (the driver reads the server's CPU time
  * at both), "ready N" (idle), and last "result {json}".  Every phase is
@@ -62,6 +77,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -76,6 +92,12 @@
 #define BURST_MIN_BYTES (64 << 10) /* back-to-back frames per write()    */
 #define MAX_LATENCIES (1 << 20)    /* latency samples kept (broadcast)   */
 #define SEQ_CAPTURE 18             /* "B" kind + 16 hex digits           */
+#define SEQ_FIELD 17               /* kind + 16 hex digits               */
+#define MAX_CAPTURE 64             /* a message's head up to its SEQ_FIELD */
+#define MAX_BCAST 8192             /* largest broadcast frame            */
+#define INFLATE_CHUNK (64 << 10)   /* inflated bytes per inflate() call  */
+#define MEMO_SIZE 4096             /* broadcast messages remembered (2^k) */
+#define MEMO_WAYS 4                /* places a message may take in memo  */
 #define SYNC_RESEND_S 0.2          /* broadcast: resend a sync message   */
 #define STALL_S 10.0               /* broadcast: no progress this long   */
 #define MAX_ERRORS 1000            /* connect errors before giving up    */
@@ -86,6 +108,13 @@
 #define OP_CLOSE 0x8
 #define OP_PING 0x9
 #define OP_PONG 0xA
+#define RSV1 0x40                  /* first header byte: compressed      */
+
+/* The tail that a permessage-deflate sender strips and the receiver puts
+ * back (RFC 7692 section 7.2.2): an empty stored block's LEN and NLEN. */
+static const uint8_t DEFLATE_TAIL[4] = {0x00, 0x00, 0xff, 0xff};
+static const char DEFLATE_OFFER[] =
+    "permessage-deflate; client_no_context_takeover; server_no_context_takeover";
 
 static const char WS_KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";
 /* base64(sha1(WS_KEY + GUID)), RFC 6455 section 1.3. */
@@ -118,10 +147,14 @@ static struct {
     int window;      /* broadcast: messages in flight */
     int verify;
     int quickack;    /* TCP_QUICKACK after every read: no delayed ACKs */
+    int deflate;     /* offer (serve: accept) permessage-deflate */
+    int chat;        /* chat-like JSON messages instead of letters */
+    int memo;        /* receivers: remember verified compressed messages */
 } opt = {
     .host = "127.0.0.1", .port = 0, .path = "/", .conns = 64, .size = 32,
     .inflight = 16, .warmup = 1.0, .duration = 5.0, .timeout = 120.0,
     .hold = 30.0, .concurrency = 32, .sources = 16, .window = 16, .verify = 1,
+    .memo = 1,
 };
 
 /* ------------------------------------------------------------------ */
@@ -132,11 +165,20 @@ typedef struct conn {
     uint8_t state, role, fst, synced;
     uint8_t hdr[14], hdrlen, hdrneed;
     uint8_t op, fin, msgop;
-    uint8_t cap[SEQ_CAPTURE], caplen;
+    uint8_t zmsg;        /* the current message is compressed (RSV1) */
+    uint8_t zstop;       /* ... and inflating it is over (end, error) */
+    uint8_t bad;         /* receiver: the current message is wrong */
+    uint8_t zkeep;       /* receiver: compressed message kept in zbuf */
+    uint8_t cap[MAX_CAPTURE], caplen;
     uint8_t ctl[126], ctllen;
+    int tidx;            /* receiver: template of the current message, -1 */
     uint64_t left;       /* payload bytes left in the current frame */
-    uint64_t msgpos;     /* offset in the current message */
+    uint64_t msgpos;     /* offset in the current message (inflated) */
     uint64_t msglen;
+    uint64_t wirepos;    /* payload bytes of the current message as received */
+    z_stream *zin;       /* --deflate: the inflater, made on first use */
+    uint8_t *zbuf;       /* receiver: the compressed message so far */
+    size_t zbuflen, zbufcap;
     char *head;          /* handshake response so far */
     size_t headlen;
     size_t rawhs;        /* raw: request bytes still to be echoed */
@@ -157,6 +199,38 @@ static uint8_t *payload;    /* the message payload (unmasked) */
 static uint8_t *burst;      /* back-to-back copies of the frame, masked */
 static size_t flen;         /* bytes of one frame on the wire */
 static size_t burstlen;
+static uint8_t *zout;       /* --deflate: inflated bytes, INFLATE_CHUNK */
+
+/* Broadcast messages: every message is one of these, with the kind and
+ * sequence number in SEQ_FIELD bytes at seqoff (so its template is
+ * seq % ntmpl).  With --deflate, z is the part after that field, deflated
+ * on its own (see broadcast_send). */
+typedef struct {
+    uint8_t *plain;
+    size_t len;
+    uint8_t *z;
+    size_t zlen;
+} tmpl_t;
+static tmpl_t *tmpls;
+static int ntmpl;
+static size_t seqoff = 1;
+static size_t capn = SEQ_CAPTURE; /* seqoff + SEQ_FIELD */
+static size_t maxmsg;             /* longest message the server may send */
+static double client_wire, client_plain; /* mean bytes of a client message */
+
+/* Receivers' memo of compressed broadcast messages already inflated and
+ * verified (see memo_finish): a message may be in any of MEMO_WAYS places
+ * from its hash on (so that two in flight at once do not keep pushing each
+ * other out), the longest unused of them is replaced. */
+typedef struct {
+    uint64_t hash, used;
+    size_t len, plainlen;
+    uint8_t *bytes;
+    uint8_t cap[MAX_CAPTURE];
+    int tidx;
+} memo_t;
+static memo_t memo[MEMO_SIZE];
+static uint64_t memo_clock;
 static char *request;
 static size_t requestlen;
 static uint8_t closeframe[8];
@@ -169,6 +243,9 @@ static struct {
     int protocol_errors;
     uint64_t msgs, bytes, deliveries, cycles;
     uint64_t m_msgs, m_bytes, m_deliveries, m_cycles;
+    /* data messages received; their payload bytes on the wire and inflated */
+    uint64_t rx, rxz, wire, plain, memo;
+    uint64_t m_rx, m_rxz, m_wire, m_plain, m_memo;
     double cpu_measure0, cpu_measure;
     char error[256];
     /* broadcast */
@@ -247,6 +324,34 @@ static size_t encode_frame(uint8_t *out, int op, const uint8_t *data, size_t n) 
     return h + n;
 }
 
+/* Deflate n bytes on their own as permessage-deflate does without context
+ * takeover: raw deflate (windowBits -15), Z_SYNC_FLUSH, then without the
+ * trailing 00 00 ff ff.  Returns a malloc'd buffer, its length in *zn. */
+static uint8_t *deflate_message(const uint8_t *data, size_t n, size_t *zn) {
+    z_stream z = {0};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        die("deflateInit2 failed");
+    size_t cap = deflateBound(&z, n) + 64, len = 0;
+    uint8_t *out = xmalloc(cap);
+    z.next_in = (Bytef *)data;
+    z.avail_in = n;
+    for (;;) {
+        z.next_out = out + len;
+        z.avail_out = cap - len;
+        int r = deflate(&z, Z_SYNC_FLUSH);
+        if (r != Z_OK && r != Z_BUF_ERROR) die("deflate failed: %d", r);
+        len = cap - z.avail_out;
+        if (z.avail_out > 0) break; /* all of it is out */
+        cap *= 2;
+        out = realloc(out, cap);
+        if (!out) die("out of memory");
+    }
+    deflateEnd(&z);
+    if (len < 4 || memcmp(out + len - 4, DEFLATE_TAIL, 4) != 0) die("deflate: no sync tail");
+    *zn = len - 4;
+    return out;
+}
+
 static void dyn_append(conn *c, const void *data, size_t n) {
     if (c->dynoff == c->dynlen) c->dynoff = c->dynlen = 0;
     if (c->dynlen + n > c->dyncap) {
@@ -284,9 +389,18 @@ static void conn_close(conn *c) {
     c->fst = F_HDR;
     c->hdrlen = 0;
     c->hdrneed = 2;
-    c->left = c->msgpos = c->msglen = 0;
+    c->left = c->msgpos = c->msglen = c->wirepos = 0;
     c->caplen = c->ctllen = 0;
     c->synced = 0;
+    c->zmsg = c->zstop = c->bad = c->zkeep = 0;
+    if (c->zin) {
+        inflateEnd(c->zin);
+        free(c->zin);
+        c->zin = NULL;
+    }
+    free(c->zbuf);
+    c->zbuf = NULL;
+    c->zbuflen = c->zbufcap = 0;
 }
 
 /* Start connecting c; returns 0 if connect() failed at once. */
@@ -341,17 +455,41 @@ static uint64_t parse_hex(const uint8_t *p, int n) {
     return v;
 }
 
+/* Write kind and seq as SEQ_FIELD bytes at p. */
+static void put_seq(uint8_t *p, char kind, uint64_t seq) {
+    static const char hex[] = "0123456789abcdef";
+    p[0] = kind;
+    for (int i = 0; i < 16; i++) p[1 + i] = hex[seq >> (60 - 4 * i) & 15];
+}
+
+/* Queue one broadcast message on the sender: its template with kind and
+ * seq put in.  With --deflate the payload is, in DEFLATE terms (RFC 1951),
+ * a stored block holding the message up to the end of the sequence field,
+ * then the template's rest as deflated once at start-up (a deflate stream
+ * may go on from any block boundary; RFC 7692 section 7.2.3.3 shows a
+ * stored block as a message): so a message costs no zlib call and is
+ * still a different compressed message each time. */
 static void broadcast_send(conn *s, char kind, uint64_t seq) {
-    uint8_t msg[4096], frame[4200];
-    size_t n = opt.size;
-    memcpy(msg, payload, n);
-    msg[0] = 'B';
-    msg[1] = kind;
-    char hex[17];
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)seq);
-    memcpy(msg + 2, hex, 16);
+    static uint8_t msg[MAX_BCAST], frame[MAX_BCAST + 16];
+    const tmpl_t *t = &tmpls[seq % ntmpl];
+    size_t n;
+    if (opt.deflate) {
+        msg[0] = 0x00; /* BFINAL 0, BTYPE 00 (stored), padding */
+        msg[1] = capn & 0xff;
+        msg[2] = capn >> 8;
+        msg[3] = ~capn & 0xff;
+        msg[4] = (~capn >> 8) & 0xff;
+        memcpy(msg + 5, t->plain, capn);
+        put_seq(msg + 5 + seqoff, kind, seq);
+        memcpy(msg + 5 + capn, t->z, t->zlen);
+        n = 5 + capn + t->zlen;
+    } else {
+        memcpy(msg, t->plain, t->len);
+        put_seq(msg + seqoff, kind, seq);
+        n = t->len;
+    }
     if (opt.raw) dyn_append(s, msg, n);
-    else dyn_append(s, frame, encode_frame(frame, OP_TEXT, msg, n));
+    else dyn_append(s, frame, encode_frame(frame, OP_TEXT | (opt.deflate ? RSV1 : 0), msg, n));
 }
 
 static void broadcast_fill(double now) {
@@ -366,21 +504,28 @@ static void broadcast_fill(double now) {
     flush(g.sender);
 }
 
-/* A receiver got a whole broadcast message whose first bytes are in cap. */
-static void on_broadcast(conn *c, double now) {
-    if (c->caplen < SEQ_CAPTURE || c->cap[0] != 'B') {
+/* A receiver got a whole broadcast message of len bytes: its first capn
+ * bytes are in cap, the rest was compared with its template as it came. */
+static void on_broadcast(conn *c, uint64_t len, double now) {
+    if (c->caplen < capn || c->cap[0] != 'B') {
         g.protocol_errors++;
         return;
     }
-    uint64_t seq = parse_hex(c->cap + 2, 16);
-    if (c->cap[1] == 's') {
+    if (c->bad || c->tidx < 0 || len != tmpls[c->tidx].len ||
+        (opt.verify && memcmp(c->cap + 1, tmpls[c->tidx].plain + 1, seqoff - 1) != 0)) {
+        g.verify_errors++;
+        return;
+    }
+    const uint8_t *field = c->cap + seqoff;
+    uint64_t seq = parse_hex(field + 1, 16);
+    if (field[0] == 's') {
         if (!c->synced) {
             c->synced = 1;
             g.synced++;
         }
         return;
     }
-    if (c->cap[1] != 'm' || seq >= g.seq || seq + g.ring <= g.seq) {
+    if (field[0] != 'm' || seq >= g.seq || seq + g.ring <= g.seq) {
         g.protocol_errors++;
         return;
     }
@@ -396,6 +541,10 @@ static void on_broadcast(conn *c, double now) {
 }
 
 static void on_message(conn *c, uint64_t len) {
+    g.rx++;
+    g.rxz += c->zmsg;
+    g.wire += c->wirepos;
+    g.plain += len;
     switch (c->role) {
     case R_ECHO:
         c->msgs++;
@@ -405,25 +554,166 @@ static void on_message(conn *c, uint64_t len) {
         if (g.phase == P_WARMUP || g.phase == P_MEASURE) c->pend += flen;
         break;
     case R_RECEIVER:
-        on_broadcast(c, now_s());
+        on_broadcast(c, len, now_s());
         break;
     default:
         break;
     }
 }
 
-/* Payload bytes of a data frame. */
-static void on_payload(conn *c, const uint8_t *p, size_t n) {
-    if (c->role == R_ECHO && opt.verify) {
-        if (c->msgpos + n > opt.size || memcmp(p, payload + c->msgpos, n) != 0)
+/* A new data message starts (raw: a new record). */
+static void begin_message(conn *c) {
+    c->msgpos = c->wirepos = 0;
+    c->caplen = 0;
+    c->bad = 0;
+    c->tidx = -1;
+}
+
+/* Bytes of a message's payload as the application sees them (inflated). */
+static void on_plain(conn *c, const uint8_t *p, size_t n) {
+    uint64_t end = c->msgpos + n;
+    if (c->role == R_ECHO) {
+        if (opt.verify && (c->msgpos + n > opt.size || memcmp(p, payload + c->msgpos, n) != 0))
             g.verify_errors++;
-    } else if (c->role == R_RECEIVER && c->msgpos < SEQ_CAPTURE) {
-        size_t k = SEQ_CAPTURE - c->msgpos;
-        if (k > n) k = n;
-        memcpy(c->cap + c->msgpos, p, k);
-        c->caplen = c->msgpos + k;
+    } else if (c->role == R_RECEIVER) {
+        uint64_t pos = c->msgpos;
+        if (pos < capn) {
+            size_t k = capn - pos < n ? capn - pos : n;
+            memcpy(c->cap + pos, p, k);
+            c->caplen = pos + k;
+            if (c->caplen == capn) {
+                uint64_t seq = parse_hex(c->cap + seqoff + 1, 16);
+                c->tidx = seq == UINT64_MAX ? -1 : (int)(seq % ntmpl);
+            }
+            pos += k;
+            p += k;
+            n -= k;
+        }
+        if (n && opt.verify &&
+            (c->tidx < 0 || pos + n > tmpls[c->tidx].len ||
+             memcmp(p, tmpls[c->tidx].plain + pos, n) != 0))
+            c->bad = 1;
     }
-    c->msgpos += n;
+    c->msgpos = end;
+}
+
+/* Inflate n bytes of a compressed message into on_plain. */
+static void inflate_some(conn *c, const uint8_t *p, size_t n) {
+    if (c->zstop) return;
+    z_stream *z = c->zin;
+    z->next_in = (Bytef *)p;
+    z->avail_in = n;
+    do {
+        z->next_out = zout;
+        z->avail_out = INFLATE_CHUNK;
+        int r = inflate(z, Z_SYNC_FLUSH);
+        size_t k = INFLATE_CHUNK - z->avail_out;
+        if (k) on_plain(c, zout, k);
+        if (r == Z_STREAM_END) {
+            /* A final block (BFINAL): legal; what follows is ignored. */
+            c->zstop = 1;
+            return;
+        }
+        if ((r != Z_OK && r != Z_BUF_ERROR) || c->msgpos > maxmsg) {
+            /* Corrupt, or longer than anything the server should send. */
+            if (c->role == R_RECEIVER) c->bad = 1;
+            else g.verify_errors++;
+            c->zstop = 1;
+            return;
+        }
+    } while (z->avail_out == 0);
+}
+
+/* A compressed message starts: (re)set the inflater. */
+static void inflate_begin(conn *c) {
+    c->zstop = 0;
+    if (!c->zin) {
+        c->zin = calloc(1, sizeof *c->zin);
+        if (!c->zin || inflateInit2(c->zin, -15) != Z_OK) die("inflateInit2 failed");
+    } else {
+        inflateReset(c->zin); /* the server keeps no context */
+    }
+}
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A receiver has a whole compressed message in zbuf.  Inflating costs about
+ * 2 us per chat message here, once per receiver: with 200 receivers that
+ * would make the generator the bottleneck.  But without context takeover
+ * a message's inflated bytes depend on its compressed bytes alone, and the
+ * servers send every receiver the same compressed bytes: so a message
+ * byte-for-byte equal to one already inflated and verified here has the
+ * same inflated bytes, and only its head (sequence number) is replayed for
+ * on_broadcast's checks.  Any other message is inflated and verified in
+ * full, and remembered if right.  --inflate-all turns this off. */
+static void memo_finish(conn *c) {
+    size_t n = c->zbuflen;
+    if (c->bad) return; /* too long to keep */
+    uint64_t h = hash_bytes(c->zbuf, n);
+    memo_t *m = NULL;
+    for (int k = 0; k < MEMO_WAYS; k++) {
+        memo_t *e = &memo[(h + k) & (MEMO_SIZE - 1)];
+        if (e->bytes && e->hash == h && e->len == n && memcmp(e->bytes, c->zbuf, n) == 0) {
+            e->used = ++memo_clock;
+            memcpy(c->cap, e->cap, capn);
+            c->caplen = capn;
+            c->tidx = e->tidx;
+            c->msgpos = e->plainlen;
+            g.memo++;
+            return;
+        }
+        if (!m || e->used < m->used) m = e;
+    }
+    inflate_begin(c);
+    inflate_some(c, c->zbuf, n);
+    inflate_some(c, DEFLATE_TAIL, 4);
+    if (c->bad || c->tidx < 0 || c->caplen < capn || c->msgpos != tmpls[c->tidx].len) return;
+    if (m->len < n || !m->bytes) {
+        free(m->bytes);
+        m->bytes = xmalloc(n);
+    }
+    memcpy(m->bytes, c->zbuf, n);
+    m->hash = h;
+    m->used = ++memo_clock;
+    m->len = n;
+    m->plainlen = c->msgpos;
+    memcpy(m->cap, c->cap, capn);
+    m->tidx = c->tidx;
+}
+
+/* Payload bytes of a data frame, as received. */
+static void on_payload(conn *c, const uint8_t *p, size_t n) {
+    c->wirepos += n;
+    if (!c->zmsg) {
+        on_plain(c, p, n);
+    } else if (!c->zkeep) {
+        inflate_some(c, p, n);
+    } else if (!c->bad) {
+        if (c->zbuflen + n > c->zbufcap) {
+            size_t cap = c->zbufcap ? c->zbufcap : 512;
+            while (cap < c->zbuflen + n) cap *= 2;
+            if (cap > 2 * maxmsg + 1024) {
+                c->bad = 1; /* far longer than any message deflated */
+                return;
+            }
+            c->zbuf = realloc(c->zbuf, cap);
+            if (!c->zbuf) die("out of memory");
+            c->zbufcap = cap;
+        }
+        memcpy(c->zbuf + c->zbuflen, p, n);
+        c->zbuflen += n;
+    }
 }
 
 static void on_control(conn *c) {
@@ -470,6 +760,13 @@ static int parse_frames(conn *c, const uint8_t *p, size_t n) {
             c->left = len;
             c->hdrlen = 0;
             c->hdrneed = 2;
+            /* RSV1 only with --deflate, and only on a message's first frame. */
+            int rsv = c->hdr[0] & 0x70;
+            if (rsv && (rsv != RSV1 || !opt.deflate || c->op == OP_CONT || c->op >= 0x8)) {
+                g.protocol_errors++;
+                fail("frame with RSV bits %#x, opcode %d", rsv, c->op);
+                return 0;
+            }
             if (c->op >= 0x8) {
                 if (len > 125) {
                     g.protocol_errors++;
@@ -479,8 +776,11 @@ static int parse_frames(conn *c, const uint8_t *p, size_t n) {
                 c->ctllen = 0;
             } else if (c->op != OP_CONT) {
                 c->msgop = c->op;
-                c->msgpos = 0;
-                c->caplen = 0;
+                begin_message(c);
+                c->zmsg = rsv != 0;
+                c->zkeep = c->zmsg && c->role == R_RECEIVER && opt.memo;
+                c->zbuflen = 0;
+                if (c->zmsg && !c->zkeep) inflate_begin(c);
             }
             c->fst = F_PAYLOAD;
         }
@@ -500,6 +800,8 @@ static int parse_frames(conn *c, const uint8_t *p, size_t n) {
                 on_control(c);
                 if (c->state == C_FREE) return 0;
             } else if (c->fin) {
+                if (c->zkeep) memo_finish(c);
+                else if (c->zmsg) inflate_some(c, DEFLATE_TAIL, 4);
                 uint64_t len = c->msgpos;
                 if (c->role == R_ECHO && opt.verify &&
                     c->msgop != (opt.binary ? OP_BINARY : OP_TEXT))
@@ -517,18 +819,62 @@ static void parse_raw(conn *c, const uint8_t *p, size_t n) {
     while (n > 0) {
         size_t off = c->rpos % S;
         size_t k = S - off < n ? S - off : n;
-        if (c->role == R_ECHO) {
-            if (opt.verify && memcmp(p, payload + off, k) != 0) g.verify_errors++;
-        } else if (c->role == R_RECEIVER && off < SEQ_CAPTURE) {
-            size_t m = SEQ_CAPTURE - off < k ? SEQ_CAPTURE - off : k;
-            memcpy(c->cap + off, p, m);
-            c->caplen = off + m;
-        }
+        if (off == 0) begin_message(c);
+        on_payload(c, p, k);
         c->rpos += k;
         p += k;
         n -= k;
         if (c->rpos % S == 0) on_message(c, S);
     }
+}
+
+/* The server's Sec-WebSocket-Extensions, from a NUL-terminated response
+ * head: NULL if it accepted none, else "" if it accepted permessage-deflate
+ * as offered (server_no_context_takeover; optionally
+ * client_no_context_takeover and server_max_window_bits), else what is
+ * wrong.  The client never offered client_max_window_bits, so the server
+ * cannot answer with it. */
+static const char *check_extensions(const char *head) {
+    static char why[160];
+    const char *h = strcasestr(head, "\r\nSec-WebSocket-Extensions:");
+    if (!h) return NULL;
+    const char *v = h + strlen("\r\nSec-WebSocket-Extensions:");
+    size_t vl = strcspn(v, "\r");
+    if (strcasestr(v + vl, "\r\nSec-WebSocket-Extensions:")) return "the header twice";
+    char val[256];
+    if (vl >= sizeof val) return "a header too long";
+    memcpy(val, v, vl);
+    val[vl] = 0;
+    if (strchr(val, ',')) return "more than one extension";
+    int first = 1, nct = 0;
+    for (char *save = NULL, *tok = strtok_r(val, ";", &save); tok;
+         tok = strtok_r(NULL, ";", &save), first = 0) {
+        while (*tok == ' ' || *tok == '\t') tok++;
+        size_t tl = strlen(tok);
+        while (tl && (tok[tl - 1] == ' ' || tok[tl - 1] == '\t')) tok[--tl] = 0;
+        if (first) {
+            if (strcasecmp(tok, "permessage-deflate") != 0) {
+                snprintf(why, sizeof why, "extension %.60s", tok);
+                return why;
+            }
+        } else if (!strcasecmp(tok, "server_no_context_takeover")) {
+            nct = 1;
+        } else if (!strcasecmp(tok, "client_no_context_takeover")) {
+            /* we do not keep context anyway */
+        } else if (!strncasecmp(tok, "server_max_window_bits=", 23)) {
+            const char *b = tok + 23;
+            if (*b == '"') b++;
+            int bits = atoi(b);
+            if (bits < 8 || bits > 15) {
+                snprintf(why, sizeof why, "parameter %.60s", tok);
+                return why;
+            }
+        } else {
+            snprintf(why, sizeof why, "parameter %.60s", tok);
+            return why;
+        }
+    }
+    return nct ? "" : "permessage-deflate without server_no_context_takeover";
 }
 
 /* Bytes of the handshake response; returns bytes used, or -1 if c closed. */
@@ -561,6 +907,17 @@ static ssize_t feed_head(conn *c, const uint8_t *p, size_t n) {
         char *nl = strchr(c->head, '\r');
         if (nl) *nl = 0;
         fail("bad handshake response: %.100s", c->head);
+        return -1;
+    }
+    const char *ext = check_extensions(c->head);
+    if (opt.deflate && !ext) {
+        fail("the server did not accept permessage-deflate");
+        return -1;
+    } else if (ext && !opt.deflate) {
+        fail("the server answered an extension that was not offered");
+        return -1;
+    } else if (ext && *ext) {
+        fail("the server's permessage-deflate answer: %s", ext);
         return -1;
     }
     free(c->head);
@@ -743,6 +1100,11 @@ static void begin_measure(double now) {
     g.m_bytes = g.bytes;
     g.m_deliveries = g.deliveries;
     g.m_cycles = g.cycles;
+    g.m_rx = g.rx;
+    g.m_rxz = g.rxz;
+    g.m_wire = g.wire;
+    g.m_plain = g.plain;
+    g.m_memo = g.memo;
     print_phase("measure");
 }
 
@@ -753,6 +1115,11 @@ static void end_measure(double now) {
     g.m_bytes = g.bytes - g.m_bytes;
     g.m_deliveries = g.deliveries - g.m_deliveries;
     g.m_cycles = g.cycles - g.m_cycles;
+    g.m_rx = g.rx - g.m_rx;
+    g.m_rxz = g.rxz - g.m_rxz;
+    g.m_wire = g.wire - g.m_wire;
+    g.m_plain = g.plain - g.m_plain;
+    g.m_memo = g.memo - g.m_memo;
     print_phase("end");
     g.phase = P_DONE;
 }
@@ -856,7 +1223,7 @@ static const char *mode_name(void) {
 
 static void print_result(void) {
     double secs = g.tend > g.tmeasure ? g.tend - g.tmeasure : 0;
-    qsort(g.lat, g.nlat, sizeof *g.lat, cmp_double);
+    if (g.nlat) qsort(g.lat, g.nlat, sizeof *g.lat, cmp_double);
     printf("result {\"mode\": \"%s\", \"raw\": %s, \"ok\": %s, \"error\": \"%s\", "
            "\"connections\": %d, \"open\": %d, \"size\": %zu, \"inflight\": %d, "
            "\"window\": %d, \"seconds\": %.4f, \"messages\": %llu, \"bytes\": %llu, "
@@ -865,9 +1232,10 @@ static void print_result(void) {
            "\"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}, \"handshakes\": %llu, "
            "\"handshakes_per_s\": %.1f, \"connect_errors\": %d, \"failed\": %d, "
            "\"dropped\": %d, \"verify_errors\": %d, \"protocol_errors\": %d, "
-           "\"generator_cpu\": %.4f, \"generator_cpu_total_s\": %.3f}\n",
+           "\"generator_cpu\": %.4f, \"generator_cpu_total_s\": %.3f, ",
            mode_name(), opt.raw ? "true" : "false", g.error[0] ? "false" : "true", g.error,
-           opt.mode == M_HANDSHAKES ? opt.concurrency : nconns, g.opened, opt.size,
+           opt.mode == M_HANDSHAKES ? opt.concurrency : nconns, g.opened,
+           (size_t)(client_plain + 0.5), /* the mean with --chat */
            opt.inflight, opt.window, secs, (unsigned long long)g.m_msgs,
            (unsigned long long)g.m_bytes, secs ? g.m_msgs / secs : 0,
            secs ? g.m_bytes / secs / 1048576.0 : 0, (unsigned long long)g.m_deliveries,
@@ -875,6 +1243,21 @@ static void print_result(void) {
            g.nlat ? g.lat[g.nlat - 1] : 0, (unsigned long long)g.m_cycles,
            secs ? g.m_cycles / secs : 0, g.errors, g.failed, g.dropped, g.verify_errors,
            g.protocol_errors, secs ? g.cpu_measure / secs : 0, cpu_s());
+    /* What the clients received in the measured window: data messages,
+     * how many were compressed (and of those, how many were found in the
+     * memo instead of inflated), and their payload bytes on the wire (frame
+     * headers not counted) and as the application sees them (inflated). */
+    double rx = g.m_rx ? (double)g.m_rx : 1;
+    printf("\"deflate\": %s, \"payload\": \"%s\", \"client_wire_bytes_per_message\": %.1f, "
+           "\"client_payload_bytes_per_message\": %.1f, \"received_messages\": %llu, "
+           "\"compressed_messages\": %llu, \"memo_hits\": %llu, \"wire_bytes\": %llu, "
+           "\"payload_bytes\": %llu, \"wire_bytes_per_message\": %.1f, "
+           "\"payload_bytes_per_message\": %.1f, \"compression_ratio\": %.3f}\n",
+           opt.deflate ? "true" : "false", opt.chat ? "chat" : "letters", client_wire,
+           client_plain, (unsigned long long)g.m_rx, (unsigned long long)g.m_rxz,
+           (unsigned long long)g.m_memo, (unsigned long long)g.m_wire,
+           (unsigned long long)g.m_plain, g.m_wire / rx, g.m_plain / rx,
+           g.m_wire ? (double)g.m_plain / g.m_wire : 0);
     fflush(stdout);
 }
 
@@ -939,6 +1322,8 @@ static void base64(const uint8_t *p, size_t n, char *out) {
 
 typedef struct sconn {
     int fd, open, closing;
+    int pmd;       /* permessage-deflate agreed */
+    z_stream *zin; /* pmd: to read a compressed message's first byte */
     uint8_t *in;
     size_t inlen, incap;
     uint8_t *out;
@@ -975,9 +1360,32 @@ static void s_close(sconn *c) {
         if (c->next) c->next->prev = c->prev;
     }
     close(c->fd);
+    if (c->zin) {
+        inflateEnd(c->zin);
+        free(c->zin);
+    }
     free(c->in);
     free(c->out);
     free(c);
+}
+
+/* The first byte of a compressed message (n bytes, without the sync tail),
+ * or -1: all the stub needs to tell a broadcast ("B") from an echo. */
+static int s_first_byte(sconn *c, const uint8_t *d, uint64_t n) {
+    if (!c->zin) {
+        c->zin = calloc(1, sizeof *c->zin);
+        if (!c->zin || inflateInit2(c->zin, -15) != Z_OK) die("inflateInit2 failed");
+    } else {
+        inflateReset(c->zin);
+    }
+    uint8_t b;
+    c->zin->next_in = (Bytef *)d;
+    c->zin->avail_in = n;
+    c->zin->next_out = &b;
+    c->zin->avail_out = 1;
+    int r = inflate(c->zin, Z_SYNC_FLUSH);
+    if ((r != Z_OK && r != Z_STREAM_END) || c->zin->avail_out) return -1;
+    return b;
 }
 
 static int s_flush(sconn *c) {
@@ -1034,13 +1442,24 @@ static int s_process(sconn *c, sconn **touched, int *ntouched, int maxtouched) {
         memcpy(key, k, kl);
         memcpy(key + kl, WS_GUID, sizeof WS_GUID - 1);
         uint8_t dig[20];
-        char acc[40], resp[256];
+        char acc[40], resp[384];
         sha1((uint8_t *)key, kl + sizeof WS_GUID - 1, dig);
         base64(dig, 20, acc);
+        /* serve --deflate: accept permessage-deflate unless the client
+         * limits our window (we forward its compressed payloads as they
+         * are, which is right only with no context takeover either way). */
+        char *x = strcasestr((char *)c->in, "\r\nSec-WebSocket-Extensions:");
+        if (opt.deflate && x && x < e) {
+            size_t xl = strcspn(x + 2, "\r");
+            char val[512];
+            snprintf(val, sizeof val, "%.*s", (int)(xl < 511 ? xl : 511), x + 2);
+            c->pmd = strcasestr(val, "permessage-deflate") && !strcasestr(val, "server_max_window_bits");
+        }
         int rl = snprintf(resp, sizeof resp,
                           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                          "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                          acc);
+                          "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+                          acc, c->pmd ? "Sec-WebSocket-Extensions: " : "",
+                          c->pmd ? DEFLATE_OFFER : "", c->pmd ? "\r\n" : "");
         s_append(c, resp, rl);
         pos = (uint8_t *)e + 4 - c->in;
         c->open = 1;
@@ -1052,7 +1471,8 @@ static int s_process(sconn *c, sconn **touched, int *ntouched, int maxtouched) {
         size_t avail = c->inlen - pos;
         if (avail < 2) break;
         uint8_t *p = c->in + pos;
-        int op = p[0] & 0x0f, masked = p[1] >> 7;
+        int op = p[0] & 0x0f, masked = p[1] >> 7, rsv = p[0] & 0x70;
+        if (rsv && (rsv != RSV1 || !c->pmd || op == OP_CONT || op >= 0x8)) return 0;
         uint64_t n = p[1] & 0x7f;
         size_t h = 2;
         if (n == 126) {
@@ -1081,8 +1501,8 @@ static int s_process(sconn *c, sconn **touched, int *ntouched, int maxtouched) {
             s_frame_header(hdr, &hl, OP_PONG, n);
             s_append(c, hdr, hl);
             s_append(c, d, n);
-        } else if (op == OP_TEXT && n > 0 && d[0] == 'B') {
-            s_frame_header(hdr, &hl, op, n);
+        } else if (op == OP_TEXT && n > 0 && (rsv ? s_first_byte(c, d, n) : d[0]) == 'B') {
+            s_frame_header(hdr, &hl, op | rsv, n);
             for (sconn *o = s_all; o; o = o->next) {
                 if (o == c || o->closing) continue;
                 int fresh = o->outoff == o->outlen;
@@ -1091,7 +1511,7 @@ static int s_process(sconn *c, sconn **touched, int *ntouched, int maxtouched) {
                 if (fresh && *ntouched < maxtouched) touched[(*ntouched)++] = o;
             }
         } else if (op == OP_TEXT || op == OP_BINARY || op == OP_CONT) {
-            s_frame_header(hdr, &hl, op, n);
+            s_frame_header(hdr, &hl, op | rsv, n);
             s_append(c, hdr, hl);
             s_append(c, d, n);
         }
@@ -1167,6 +1587,59 @@ static void serve(void) {
 }
 
 /* ------------------------------------------------------------------ */
+/* --chat: chat-like messages                                          */
+
+/* JSON as a chat service would send it, one line of a conversation each,
+ * with a sequence field first; the texts vary in length, and one has
+ * non-ASCII text and escaped quotes.  Deflated on its own, each shrinks to
+ * about 0.7 of its size: chat compresses little without context takeover. */
+#define CHAT_TEXTS 8
+static const char CHAT_FORMAT[] =
+    "B{\"seq\":\"m0000000000000000\",\"type\":\"message\",\"room\":\"lobby\","
+    "\"from\":\"%s\",\"sent\":\"2026-11-24T%sZ\",\"text\":\"%s\"}";
+static const char *const CHAT[CHAT_TEXTS][3] = {
+    {"user-0042", "09:41:07",
+     "morning all! did anyone else see the 502s on the staging dashboard around 9:30? it came "
+     "back after a minute, but I'd like to know if it was just me"},
+    {"user-1377", "09:41:52",
+     "same here. I think the deploy restarted the proxy before the new workers were ready; "
+     "I'll add a readiness check to the rollout script today"},
+    {"user-0815", "09:43:10",
+     "thanks! lunch at 12:30? the new ramen place on the corner has a queue but it moves fast"},
+    {"user-0042", "09:44:31",
+     "reminder: the retro moved to Thursday 3pm because of the release. please add your notes "
+     "to the board before then, even short ones help a lot"},
+    {"user-2203", "09:46:05",
+     "can someone review my PR for the search filters? it's small, mostly tests, and it fixes "
+     "the bug where the date range ignored the user's time zone"},
+    {"user-1377", "09:46:48",
+     "\xf0\x9f\x91\x8d" /* U+1F44D thumbs up */
+     " looking now. one question: should \\\"last 7 days\\\" include today? the old code did "
+     "and two tests rely on it"},
+    {"user-0815", "09:48:22",
+     "heads up: the office wifi is down from 6 to 7 tonight for maintenance, so the build "
+     "agents in the lab will pause too"},
+    {"user-3141", "09:49:59",
+     "does anyone have the link to the on-call handbook? the one in the wiki points to a page "
+     "that no longer exists"},
+};
+
+static void chat_templates(void) {
+    ntmpl = CHAT_TEXTS;
+    tmpls = calloc(ntmpl, sizeof *tmpls);
+    if (!tmpls) die("out of memory");
+    for (int i = 0; i < ntmpl; i++) {
+        char buf[1024];
+        int n = snprintf(buf, sizeof buf, CHAT_FORMAT, CHAT[i][0], CHAT[i][1], CHAT[i][2]);
+        if (n < 0 || n >= (int)sizeof buf) die("chat message too long");
+        tmpls[i].plain = xmalloc(n);
+        memcpy(tmpls[i].plain, buf, n);
+        tmpls[i].len = n;
+    }
+    seqoff = (uint8_t *)strstr(CHAT_FORMAT, "\"seq\":\"") + 7 - (uint8_t *)CHAT_FORMAT;
+}
+
+/* ------------------------------------------------------------------ */
 
 static void usage(void) {
     fprintf(stderr,
@@ -1189,6 +1662,14 @@ static void usage(void) {
             "  --hold S          idle: longest hold (30)\n"
             "  --timeout S       bound on the whole run (120)\n"
             "  --quickack        acknowledge every read at once (TCP_QUICKACK)\n"
+            "  --deflate         offer permessage-deflate, no context takeover either way,\n"
+            "                    and fail unless the server accepts it (serve: accept it)\n"
+            "  --chat            chat-like JSON text instead of --size letters: broadcast,\n"
+            "                    8 different messages of 206-266 bytes (243 on average);\n"
+            "                    echo, the first of them without its \"B\" (265 bytes)\n"
+            "  --inflate-all     --deflate, broadcast: inflate every message received\n"
+            "                    (default: a message byte-for-byte equal to one inflated\n"
+            "                    and verified already is not inflated again)\n"
             "  --no-verify       do not compare echoed payloads\n");
     exit(2);
 }
@@ -1210,7 +1691,8 @@ int main(int argc, char **argv) {
         {"inflight", 1, 0, 'k'}, {"binary", 0, 0, 'b'},   {"window", 1, 0, 'w'},
         {"warmup", 1, 0, 'W'},   {"duration", 1, 0, 'd'}, {"concurrency", 1, 0, 'c'},
         {"sources", 1, 0, 'S'},  {"hold", 1, 0, 'h'},     {"timeout", 1, 0, 't'},
-        {"no-verify", 0, 0, 'V'}, {"quickack", 0, 0, 'Q'}, {0, 0, 0, 0}};
+        {"no-verify", 0, 0, 'V'}, {"quickack", 0, 0, 'Q'}, {"deflate", 0, 0, 'D'},
+        {"chat", 0, 0, 'C'},     {"inflate-all", 0, 0, 'I'}, {0, 0, 0, 0}};
     int ch;
     optind = 2;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1232,10 +1714,17 @@ int main(int argc, char **argv) {
         case 't': opt.timeout = atof(optarg); break;
         case 'V': opt.verify = 0; break;
         case 'Q': opt.quickack = 1; break;
+        case 'D': opt.deflate = 1; break;
+        case 'C': opt.chat = 1; break;
+        case 'I': opt.memo = 0; break;
         default: usage();
         }
     }
     if (opt.port <= 0 || opt.port > 65535) usage();
+    if (opt.raw && (opt.deflate || opt.chat)) die("--raw: no --deflate, no --chat");
+    if (opt.chat && size_set) die("--chat: the messages' size is fixed, no --size");
+    if (opt.chat && opt.mode != M_ECHO && opt.mode != M_BROADCAST)
+        die("--chat: echo and broadcast only");
     signal(SIGPIPE, SIG_IGN);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (opt.mode == M_SERVE) {
@@ -1264,26 +1753,74 @@ int main(int argc, char **argv) {
     if ((rlim_t)opt.conns + 64 > rl.rlim_cur && opt.mode != M_HANDSHAKES)
         die("--conns %d exceeds RLIMIT_NOFILE %llu", opt.conns, (unsigned long long)rl.rlim_cur);
 
-    /* The message, the frame, the burst. */
-    payload = xmalloc(opt.size);
-    for (size_t i = 0; i < opt.size; i++) payload[i] = 'a' + i % 26;
-    size_t hl = opt.size < 126 ? 6 : opt.size < 65536 ? 8 : 14;
-    flen = opt.raw ? opt.size : hl + opt.size;
+    /* The messages: broadcast templates, or the one payload of echo. */
+    if (opt.chat) chat_templates();
+    if (opt.chat && opt.mode == M_ECHO) {
+        /* The first chat message, without its "B" (echo, not broadcast). */
+        opt.size = tmpls[0].len - 1;
+        payload = xmalloc(opt.size);
+        memcpy(payload, tmpls[0].plain + 1, opt.size);
+    } else {
+        payload = xmalloc(opt.size);
+        for (size_t i = 0; i < opt.size; i++) payload[i] = 'a' + i % 26;
+    }
+    maxmsg = opt.size;
+    client_plain = opt.size;
+    client_wire = opt.size;
+    if (opt.mode == M_BROADCAST) {
+        if (!opt.chat) {
+            ntmpl = 1;
+            tmpls = calloc(1, sizeof *tmpls);
+            if (!tmpls) die("out of memory");
+            tmpls[0].plain = xmalloc(opt.size);
+            memcpy(tmpls[0].plain, payload, opt.size);
+            tmpls[0].plain[0] = 'B';
+            tmpls[0].len = opt.size;
+        }
+        capn = seqoff + SEQ_FIELD;
+        if (capn > MAX_CAPTURE) die("sequence field too far into the message");
+        maxmsg = client_plain = client_wire = 0;
+        for (int i = 0; i < ntmpl; i++) {
+            tmpl_t *t = &tmpls[i];
+            if (t->len < capn || t->plain[0] != 'B') die("bad broadcast template");
+            if (opt.deflate) t->z = deflate_message(t->plain + capn, t->len - capn, &t->zlen);
+            size_t wire = opt.deflate ? 5 + capn + t->zlen : t->len;
+            if (wire > MAX_BCAST || t->len > MAX_BCAST) die("broadcast message too long");
+            if (t->len > maxmsg) maxmsg = t->len;
+            client_plain += (double)t->len / ntmpl;
+            client_wire += (double)wire / ntmpl;
+        }
+    }
+
+    /* The frame, the burst (echo, large). */
+    uint8_t *wire = payload;
+    size_t wlen = opt.size;
+    if (opt.deflate && opt.mode != M_BROADCAST) {
+        wire = deflate_message(payload, opt.size, &wlen);
+        client_wire = wlen;
+    }
+    size_t hl = wlen < 126 ? 6 : wlen < 65536 ? 8 : 14;
+    flen = opt.raw ? opt.size : hl + wlen;
     size_t copies = BURST_MIN_BYTES / flen + 1;
     if (copies < (size_t)opt.inflight && (size_t)opt.inflight * flen <= (16u << 20))
         copies = opt.inflight;
     burstlen = copies * flen;
     burst = xmalloc(burstlen);
+    int op = (opt.binary ? OP_BINARY : OP_TEXT) | (opt.deflate ? RSV1 : 0);
     for (size_t i = 0; i < copies; i++) {
         if (opt.raw) memcpy(burst + i * flen, payload, flen);
-        else encode_frame(burst + i * flen, opt.binary ? OP_BINARY : OP_TEXT, payload, opt.size);
+        else encode_frame(burst + i * flen, op, wire, wlen);
     }
+    if (wire != payload) free(wire);
+    if (opt.deflate) zout = xmalloc(INFLATE_CHUNK);
     request = xmalloc(1024);
     requestlen = snprintf(request, 1024,
                           "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                          "Sec-WebSocket-Version: 13\r\n\r\n",
-                          opt.path, opt.host, opt.port, WS_KEY);
+                          "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                          opt.path, opt.host, opt.port, WS_KEY,
+                          opt.deflate ? "Sec-WebSocket-Extensions: " : "",
+                          opt.deflate ? DEFLATE_OFFER : "", opt.deflate ? "\r\n" : "");
     uint8_t code[2] = {1000 >> 8, 1000 & 0xff};
     encode_frame(closeframe, OP_CLOSE, code, 2);
 

@@ -2,7 +2,13 @@
 websockets (asyncio implementation): echo, and text starting with "B" to
 every other client with websockets.broadcast().
 
-    python websockets_server.py --port 9000
+    python websockets_server.py --port 9000 [--deflate]
+
+Compression is off unless --deflate: then permessage-deflate as websockets
+configures it by default (compression="deflate": it agrees to the client's
+no_context_takeover parameters, and compresses with a 4 KiB window,
+server_max_window_bits=12, and memLevel 5).  broadcast() compresses every
+receiver's copy on its own.
 """
 
 import argparse
@@ -29,9 +35,17 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--deflate", action="store_true", help="permessage-deflate (default: off)")
     args = parser.parse_args()
-    async with serve(handler, args.host, args.port, max_size=None, compression=None) as server:
-        print(f"websockets: loop {type(asyncio.get_running_loop()).__name__}", flush=True)
+    compression = "deflate" if args.deflate else None
+    async with serve(
+        handler, args.host, args.port, max_size=None, compression=compression
+    ) as server:
+        print(
+            f"websockets: loop {type(asyncio.get_running_loop()).__name__}, "
+            f"compression {compression}",
+            flush=True,
+        )
         await server.serve_forever()
 
 
