@@ -77,14 +77,43 @@ ratchet_root = REPO
 def snapshot_ratchet(into: Path) -> None:
     """Copy ratchet_tx, its twistd plugin and bench/apps.py into a folder
     that then stands in for the repository on the servers' PYTHONPATH."""
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "dropin.cache")
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "dropin.cache")
     shutil.copytree(REPO / "ratchet_tx", into / "ratchet_tx", ignore=skip)
     (into / "twisted" / "plugins").mkdir(parents=True)
     shutil.copy2(REPO / "twisted" / "plugins" / "ratchet_plugin.py", into / "twisted" / "plugins")
     (into / "bench").mkdir()
     shutil.copy2(BENCH / "apps.py", into / "bench")
+    build_speedups(into / "ratchet_tx" / "websocket" / "codecs")
     global ratchet_root
     ratchet_root = into
+
+
+def build_speedups(codecs: Path) -> None:
+    """
+    Compile ratchet_tx's optional C speedups in place, for the benchmark's
+    Python, as `pip install` does where a compiler is at hand (users get
+    them so); without a compiler ratchet_tx runs its pure-Python code.
+    """
+    include, suffix = subprocess.run(
+        [
+            str(PYTHON),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['include']);"
+            " print(sysconfig.get_config_var('EXT_SUFFIX'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    source = codecs / "_speedups.c"
+    built = subprocess.run(
+        ["gcc", "-O2", "-shared", "-fPIC", f"-I{include}", "-o", str(codecs / f"_speedups{suffix}")]
+        + [str(source)],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        print(f"ratchet_tx's C speedups did not build; pure Python:\n{built.stderr}", flush=True)
 
 
 def _broadcast(scenario: str) -> bool:
@@ -713,6 +742,17 @@ def environment() -> dict:
     return info
 
 
+def speedupsBuilt() -> bool:
+    """Whether the ratchet_tx the servers run uses its C speedups."""
+    check = subprocess.run(
+        [str(PYTHON), "-c", "from ratchet_tx.websocket.codecs import hybi; print(hybi.SPEEDUPS)"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ratchet_root)),
+    )
+    return check.stdout.strip() == "True"
+
+
 # --------------------------------------------------------------------------
 
 
@@ -795,7 +835,9 @@ def report(path: Path) -> int:
     env = document["environment"]
     print(
         f"{document['started']}: ratchet_tx {env['ratchet_tx_commit']}"
-        f"{' (modified)' if env['ratchet_tx_dirty'] else ''}, {document['options']['repeats']} "
+        f"{' (modified)' if env['ratchet_tx_dirty'] else ''}"
+        f"{' with C speedups' if env.get('ratchet_tx_speedups') else ''}, "
+        f"{document['options']['repeats']} "
         f"repeat(s) of {document['options']['warmup']} s + {document['options']['duration']} s"
     )
     print_tables(summarize(document["runs"], names, scenarios), names, scenarios, sys.stdout)
@@ -843,6 +885,7 @@ def main(argv=None) -> int:
     snapshot = tempfile.TemporaryDirectory(prefix="ratchet_tx-bench-")
     if any(s.name == "ratchet_tx" for s in servers):
         snapshot_ratchet(Path(snapshot.name))
+        machine["ratchet_tx_speedups"] = speedupsBuilt()
     runs = []
     waited = 0.0
     t_start = time.monotonic()
