@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from ratchet_tx.commands import Composite, SendMessage
@@ -283,3 +285,55 @@ class HeldWritesTests(SynchronousTestCase):
         self.sender.receive(textFrame("last words"))
         self.assertEqual(receiver.hixieFrames(), ["last words"])
         self.assertTrue(receiver.closed)
+
+
+_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("send"), st.integers(0, 3), st.text(max_size=5)),
+        st.tuples(st.just("close"), st.integers(0, 3), st.integers(4000, 4999)),
+    ),
+    max_size=20,
+)
+
+
+class HeldWritesPropertyTests(SynchronousTestCase):
+    """
+    However sends and closes to several connections interleave while one
+    read is handled, each peer gets what was sent to it, in order, and then
+    its close frame; nothing sent after its close.
+    """
+
+    @given(_operations, st.integers(1, 3))
+    @settings(max_examples=150, deadline=None)
+    def test_eachPeerGetsItsOwnSequence(self, operations, framesInTheRead) -> None:
+        harness = Harness(RecordingApplication())
+        peers = [harness.open() for _ in range(4)]
+        for peer in peers:
+            peer.output()
+        expected: list[list[object]] = [[] for _ in peers]
+        closed: set[int] = set()
+        for kind, index, argument in operations:
+            if index in closed:
+                continue
+            if kind == "send":
+                expected[index].append(argument)
+            else:
+                expected[index].append(Close(argument, ""))
+                closed.add(index)
+        done = []
+
+        def carryOutOnce(conn, message):
+            if done:
+                return
+            done.append(True)
+            for kind, index, argument in operations:
+                target = peers[index].conn
+                if kind == "send":
+                    target.send(argument)
+                else:
+                    target.close(argument)
+
+        harness.app.answers["onMessage"] = carryOutOnce
+        peers[0].receive(b"".join(textFrame(f"go {n}") for n in range(framesInTheRead)))
+        for index, peer in enumerate(peers):
+            self.assertEqual(peer.frames(), expected[index], index)
