@@ -238,11 +238,7 @@ class WebSocketConnection(ConnectionDecorator):
         L{ratchet_tx.websocket.framing.BinaryNotSupported}.
         """
         if self._state is OPEN:
-            framing = self._framing
-            if message is framing.lastMessage and self._deflate is None:
-                frame = framing.lastFrame  # a broadcast: encoded for the first receiver
-            else:
-                frame = framing.encode(message, self._deflate)
+            frame = self._framing.encode(message, self._deflate)
             batch = self._batch
             if batch is not None:
                 batch.append(frame)

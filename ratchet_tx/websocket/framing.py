@@ -36,18 +36,13 @@ class HybiFraming:
     of parameters like plain frames.
     """
 
-    __slots__ = ("_compressed", "lastFrame", "lastMessage")
+    __slots__ = ("_compressed", "_lastFrame", "_lastMessage")
 
     supportsPing = True
 
-    #: The last message encoded without compression (the very object) and
-    #: its frame: sending that same object again may reuse the frame.
-    lastMessage: str | bytes | None
-    lastFrame: bytes
-
     def __init__(self) -> None:
-        self.lastMessage: str | bytes | None = None
-        self.lastFrame = b""
+        self._lastMessage: str | bytes | None = None
+        self._lastFrame = b""
         self._compressed: dict[object, bytes] = {}
 
     def decoder(
@@ -60,8 +55,8 @@ class HybiFraming:
     def encode(self, message: str | bytes, deflate: PerMessageDeflate | None = None) -> bytes:
         if deflate is not None:
             return self._encodeCompressed(message, deflate)
-        if message is self.lastMessage:
-            return self.lastFrame
+        if message is self._lastMessage:
+            return self._lastFrame
         kind = type(message)
         if kind is str:
             frame = hybi.encodeText(message)  # type: ignore[arg-type]
@@ -75,8 +70,8 @@ class HybiFraming:
             return hybi.encodeBinary(bytes(message))
         else:
             raise TypeError(f"a WebSocket message is str or bytes, not {kind.__name__}")
-        self.lastMessage = message
-        self.lastFrame = frame
+        self._lastMessage = message
+        self._lastFrame = frame
         if self._compressed:
             self._compressed.clear()
         return frame
@@ -85,7 +80,7 @@ class HybiFraming:
         key = deflate.sharedKey
         if key is None:
             return hybi.encodeMessage(_plain(message), deflate)
-        if message is not self.lastMessage or type(message) not in (str, bytes):
+        if message is not self._lastMessage or type(message) not in (str, bytes):
             self.encode(message)  # makes it the cached message
         frame = self._compressed.get(key)
         if frame is None:
@@ -114,17 +109,13 @@ def _plain(message: str | bytes) -> str | bytes:
 class HixieFraming:
     """Frames of Hixie-76 and Hixie-75: text only, no ping, a bare close."""
 
-    __slots__ = ("lastFrame", "lastMessage")
+    __slots__ = ("_lastFrame", "_lastMessage")
 
     supportsPing = False
 
-    #: The last message encoded (the very object) and its frame.
-    lastMessage: str | None
-    lastFrame: bytes
-
     def __init__(self) -> None:
-        self.lastMessage: str | None = None
-        self.lastFrame = b""
+        self._lastMessage: str | None = None
+        self._lastFrame = b""
 
     def decoder(
         self, maxFrameSize: int, maxMessageSize: int, deflate: None = None
@@ -132,8 +123,8 @@ class HixieFraming:
         return hixie.HixieDecoder(maxMessageSize=maxMessageSize)
 
     def encode(self, message: str | bytes, deflate: None = None) -> bytes:
-        if message is self.lastMessage:
-            return self.lastFrame
+        if message is self._lastMessage:
+            return self._lastFrame
         if type(message) is not str:
             if isinstance(message, str):
                 return hixie.encodeText(str(message))
@@ -143,8 +134,8 @@ class HixieFraming:
                 )
             raise TypeError(f"a WebSocket message is str or bytes, not {type(message).__name__}")
         frame = hixie.encodeText(message)
-        self.lastMessage = message
-        self.lastFrame = frame
+        self._lastMessage = message
+        self._lastFrame = frame
         return frame
 
     def encodeClose(self, code: int | None, reason: str) -> bytes:
