@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.twistd import TwistdProcess, recvBefore
+from tests.support.twistd import TwistdError, TwistdProcess, recvBefore, recvUntil
 from tests.support.wsclients import HybiClient
 
 #: Attacks per burst in the "back to baseline" checks.
@@ -142,15 +142,10 @@ def readHead(sock: socket.socket, timeout: float = PROMPT) -> tuple[int, bytes]:
     @return: the status code and every byte read.
     @raise AssertionError: no complete head within C{timeout} seconds.
     """
-    data = b""
-    deadline = time.monotonic() + timeout
-    while b"\r\n\r\n" not in data:
-        chunk = recvBefore(sock, deadline)
-        if chunk is None:
-            raise AssertionError(f"no response head within {timeout}s: {data!r}")
-        if not chunk:
-            raise AssertionError(f"closed before a response head: {data!r}")
-        data += chunk
+    try:
+        data = recvUntil(sock, b"\r\n\r\n", timeout)
+    except TwistdError as error:
+        raise AssertionError(f"no response head: {error}") from None
     return int(data.split(b" ", 2)[1]), data
 
 
