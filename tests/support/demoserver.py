@@ -17,21 +17,20 @@ L{tests.support.twistd.TwistdProcess} it has C{port} and C{stop()}.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.support.twistd import REPO_ROOT, TwistdError, twistdEnvironment
+from tests.support.twistd import REPO_ROOT, LoggedProcess, TwistdError, twistdEnvironment
 
 _LISTENING = re.compile(r"listening on (\d+)")
 
 _POLL_INTERVAL = 0.02
 
 
-class ServerProcess:
+class ServerProcess(LoggedProcess):
     """
     A running C{python -m tests.support.demoserver ...}.
 
@@ -39,12 +38,6 @@ class ServerProcess:
     """
 
     port: int
-
-    def __init__(self, popen: subprocess.Popen[bytes], logPath: Path) -> None:
-        self._popen = popen
-        self._logPath = logPath
-        self._finalLog: str | None = None
-        self.pid = popen.pid
 
     @classmethod
     def start(cls, *args: str, timeout: float = 20.0) -> ServerProcess:
@@ -76,15 +69,6 @@ class ServerProcess:
                 raise TwistdError(f"the server did not listen within {timeout}s:\n{proc.log()}")
             time.sleep(_POLL_INTERVAL)
 
-    def log(self) -> str:
-        """What the server printed so far."""
-        if self._finalLog is not None:
-            return self._finalLog
-        try:
-            return self._logPath.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
     def stop(self, timeout: float = 10.0) -> int:
         """Terminate the server (SIGKILL if it does not exit in time)."""
         if self._popen.poll() is None:
@@ -92,11 +76,8 @@ class ServerProcess:
             try:
                 self._popen.wait(timeout)
             except subprocess.TimeoutExpired:
-                self._popen.kill()
-                self._popen.wait(timeout)
-        if self._finalLog is None:
-            self._finalLog = self.log()
-            shutil.rmtree(self._logPath.parent, ignore_errors=True)
+                self._kill()
+        self._finish()
         return self._popen.returncode
 
     def __repr__(self) -> str:

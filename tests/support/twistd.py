@@ -128,25 +128,62 @@ def _countListen(args: tuple[str, ...]) -> int:
     return sum(1 for arg in args if arg in ("--listen", "-l") or arg.startswith("--listen="))
 
 
-class TwistdProcess:
+class LoggedProcess:
+    """
+    A server subprocess whose output goes to a log file in its own
+    temporary folder; the folder goes once the process is done with.
+
+    @ivar pid: its process id.
+    """
+
+    pid: int
+
+    def __init__(self, popen: subprocess.Popen[bytes], logPath: Path) -> None:
+        self._popen = popen
+        self._workdir = logPath.parent
+        self._logPath = logPath
+        self._finalLog: str | None = None
+        self.pid = popen.pid
+
+    @property
+    def running(self) -> bool:
+        """The process has not exited yet."""
+        return self._popen.poll() is None
+
+    def log(self) -> str:
+        """Everything it wrote to stdout and stderr so far."""
+        if self._finalLog is not None:
+            return self._finalLog
+        try:
+            return self._logPath.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _kill(self) -> None:
+        if self._popen.poll() is None:
+            self._popen.kill()
+            self._popen.wait(10)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._finalLog is None:
+            self._finalLog = self.log()
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+class TwistdProcess(LoggedProcess):
     """
     A running C{twistd -n ratchet ...}.
 
     @ivar port: the first TCP port it listens on.
     @ivar ports: every TCP port it listens on, in the order it started them.
-    @ivar pid: its process id.
     """
 
     port: int
     ports: list[int]
-    pid: int
 
     def __init__(self, popen: subprocess.Popen[bytes], workdir: Path) -> None:
-        self._popen = popen
-        self._workdir = workdir
-        self._logPath = workdir / "twistd.log"
-        self._finalLog: str | None = None
-        self.pid = popen.pid
+        super().__init__(popen, workdir / "twistd.log")
         self.ports = []
 
     @classmethod
@@ -211,20 +248,6 @@ class TwistdProcess:
                 )
             time.sleep(_POLL_INTERVAL)
 
-    @property
-    def running(self) -> bool:
-        """The process has not exited yet."""
-        return self._popen.poll() is None
-
-    def log(self) -> str:
-        """Everything twistd wrote to stdout and stderr so far."""
-        if self._finalLog is not None:
-            return self._finalLog
-        try:
-            return self._logPath.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
     def stop(self, timeout: float = 10.0) -> int:
         """
         Send SIGTERM and wait for the process to exit.  Stopping a stopped
@@ -246,17 +269,6 @@ class TwistdProcess:
                 ) from None
         self._finish()
         return self._popen.returncode
-
-    def _kill(self) -> None:
-        if self._popen.poll() is None:
-            self._popen.kill()
-            self._popen.wait(10)
-        self._finish()
-
-    def _finish(self) -> None:
-        if self._finalLog is None:
-            self._finalLog = self.log()
-            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> TwistdProcess:
         return self
