@@ -291,12 +291,20 @@ def main(argv: list[str] | None = None) -> int:
         "fdsEnd": rows[-1]["fds"],
         "samples": rows,
     }
+    writeReport("leaks", report, options.json)
+    return 1 if result["errors"] else 0
+
+
+def writeReport(kind: str, report: dict, path: Path | None) -> None:
+    """
+    Print C{report} without its samples, and write all of it as JSON to
+    C{path} (by default C{bench/results/<kind>-<date>.json}).
+    """
     print(json.dumps({k: v for k, v in report.items() if k != "samples"}))
-    path = options.json or RESULTS / f"leaks-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = path or RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {path}")
-    return 1 if result["errors"] else 0
 
 
 if __name__ == "__main__":

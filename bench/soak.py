@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import base64
 import hashlib
-import json
 import os
 import random
 import resource
@@ -42,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.leaks import RESULTS, Twistd, fdCount, rssKiB  # noqa: E402
+from bench.leaks import Twistd, fdCount, rssKiB, writeReport  # noqa: E402
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: Ephemeral ports usable per source address (net.ipv4.ip_local_port_range).
@@ -371,12 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
     if server is not None:
         report["serverErrorLines"] = errors[:20]
-    summary = {k: v for k, v in report.items() if k != "samples"}
-    print(json.dumps(summary))
-    path = options.json or RESULTS / f"soak-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written to {path}")
+    writeReport("soak", report, options.json)
     return 1 if report["errors"] else 0
 
 
