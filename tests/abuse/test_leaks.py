@@ -232,6 +232,22 @@ class CollectedWithoutGCTestCase(SynchronousTestCase):
         protocols = sum(ref() is not None for ref in refs)
         return describeSurvivors(self.besides), protocols
 
+    def assertCollectedWithoutGC(
+        self, server: Server, endings: dict[str, Callable], label: str
+    ) -> None:
+        """
+        For each way a connection may end, nothing of it survives without a
+        collection; what did is recorded under C{label} and fails the test.
+        """
+        report = {}
+        for name, end in endings.items():
+            description, protocols = self.survivors(server, end)
+            if description or protocols:
+                report[name] = f"{protocols} protocols weakly reachable; {description}"
+            gc.collect()
+        record(f"collected without GC ({label})", survivors=report)
+        self.assertEqual(report, {}, "\n" + "\n".join(f"{k}: {v}" for k, v in report.items()))
+
 
 def closeHandshake(proto, transport) -> None:
     proto.dataReceived(hybiRequest(13) + textFrame("hello") + closeFrame(1000))
@@ -303,14 +319,7 @@ class WebSocketCollectedTests(CollectedWithoutGCTestCase):
         #      TransportConnection.close() (peer close or reset, abort,
         #      timeouts), since only close() cleared _producer.
         server = self.webSocketServer(handshakeTimeout=5, closeTimeout=5)
-        report = {}
-        for name, end in self.endings().items():
-            description, protocols = self.survivors(server, end)
-            if description or protocols:
-                report[name] = f"{protocols} protocols weakly reachable; {description}"
-            gc.collect()
-        record("collected without GC (WebSocket)", survivors=report)
-        self.assertEqual(report, {}, "\n" + "\n".join(f"{k}: {v}" for k, v in report.items()))
+        self.assertCollectedWithoutGC(server, self.endings(), "WebSocket")
 
     def test_collectedByGC(self) -> None:
         """
@@ -332,21 +341,14 @@ class RawCollectedTests(CollectedWithoutGCTestCase):
         # connection; and ServerProtocol.connection ->
         # TransportConnection._producer -> ServerProtocol when the peer
         # closed.
-        server = Server(Echo())
-        report = {}
-        for name, end in {
+        endings = {
             "peer closes": lambda proto, transport: (
                 proto.dataReceived(b"x"),
                 transport.reportLost(),
             ),
             "server closes": lambda proto, transport: proto.connection.close(),
-        }.items():
-            description, protocols = self.survivors(server, end)
-            if description or protocols:
-                report[name] = f"{protocols} protocols weakly reachable; {description}"
-            gc.collect()
-        record("collected without GC (raw)", survivors=report)
-        self.assertEqual(report, {}, "\n" + "\n".join(f"{k}: {v}" for k, v in report.items()))
+        }
+        self.assertCollectedWithoutGC(Server(Echo()), endings, "raw")
 
     def test_collectedByGC(self) -> None:
         server = Server(Echo())
