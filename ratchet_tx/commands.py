@@ -12,9 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ratchet_tx.interfaces import ICommand, IConnection
+
+#: Told about each part of a command that failed: the connection it was
+#: for (if any) and the failure.
+OnError = Callable[[IConnection | None, Failure], None]
+#: Carries out one part of a L{Composite} (and whatever it returns).
+CarryOut = Callable[["ICommand"], None]
 
 
 @implementer(ICommand)
@@ -80,20 +87,29 @@ class Composite:
         _flatten(commands, flat)
         self.commands: tuple[ICommand, ...] = tuple(flat)
 
-    def execute(self) -> None:
+    def execute(self, carryOut: CarryOut | None = None) -> None:
         """
-        Run every command.  Outside a server (where failures are routed to
-        C{onError} one by one) the first exception is raised after all ran.
+        Carry out every command, in order, each on its own.
+
+        @param carryOut: how each part is carried out: a server passes its
+            own, which reports a failing part to the application's
+            C{onError} and follows what the part returns.  Without it each
+            part is executed (and so is a command it returns), and the first
+            exception is raised once all ran.
         """
-        firstError: BaseException | None = None
+        if carryOut is not None:
+            for command in self.commands:
+                carryOut(command)
+            return
+        failures = _FirstFailure()
         for command in self.commands:
             try:
-                command.execute()
-            except Exception as e:
-                if firstError is None:
-                    firstError = e
-        if firstError is not None:
-            raise firstError
+                followUp = command.execute()
+                while ICommand.providedBy(followUp):
+                    followUp = followUp.execute()
+            except Exception:
+                failures(getattr(command, "conn", None), Failure())
+        failures.raiseFirst()
 
     def __iter__(self):
         return iter(self.commands)
@@ -137,24 +153,50 @@ class Broadcast:
         self.conns: tuple[IConnection, ...] = tuple(conns)
         self.message = message
 
-    def execute(self) -> None:
+    def execute(self, onError: OnError | None = None) -> None:
         """
-        Send to every connection.  Outside a server the first exception is
-        raised after all were tried.
+        Send to every connection; one whose send fails does not stop the
+        others.
+
+        @param onError: told about each connection whose send failed (a
+            server passes one that reports it to the application's
+            C{onError}); without it, the first exception is raised once all
+            were tried.
         """
-        firstError: BaseException | None = None
+        if onError is None:
+            failures = _FirstFailure()
+            self.execute(failures)
+            failures.raiseFirst()
+            return
         message = self.message
         for conn in self.conns:
             try:
                 conn.send(message)
-            except Exception as e:
-                if firstError is None:
-                    firstError = e
-        if firstError is not None:
-            raise firstError
+            except Exception:
+                onError(conn, Failure())
 
     def __repr__(self) -> str:
         return f"Broadcast({len(self.conns)} connections, {self.message!r})"
+
+
+class _FirstFailure:
+    """
+    Collects the failures of a command's parts outside a server, where there
+    is no C{onError} to report them to: the first is raised once all ran.
+    """
+
+    __slots__ = ("first",)
+
+    def __init__(self) -> None:
+        self.first: Failure | None = None
+
+    def __call__(self, conn: IConnection | None, failure: Failure) -> None:
+        if self.first is None:
+            self.first = failure
+
+    def raiseFirst(self) -> None:
+        if self.first is not None:
+            self.first.raiseException()
 
 
 @implementer(ICommand)

@@ -4,7 +4,9 @@ Connection objects: the socket end (L{TransportConnection}) and the base for a
 protocol layer's view of it (L{ConnectionDecorator}).
 
 Every view of one connection shares the same identity, addresses and C{state};
-only C{send} and C{close} change from layer to layer.
+only C{send} and C{close} change from layer to layer.  Writes are held while a
+read is handled (L{HeldWrites}), so that everything one read causes goes to
+each peer in one write, whatever the protocol above.
 """
 
 from __future__ import annotations
@@ -16,13 +18,9 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ratchet_tx.flow import (
-    SLOW_CONSUMER_CLOSE_CODE,
-    FlowControl,
-    SlowConsumer,
-    bufferedBytes,
-)
+from ratchet_tx.flow import FlowControl, SlowConsumer, bufferedBytes
 from ratchet_tx.interfaces import IConnection
+from ratchet_tx.websocket.codecs.closecodes import CloseCode
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress, IPushProducer, ITransport
@@ -32,26 +30,79 @@ log = Logger()
 DEFAULT_FLOW = FlowControl()
 
 
+class HeldWrites:
+    """
+    Writes held back while one read is handled, so that everything the read
+    causes goes to each peer in one write.
+
+    A protocol calls L{hold} before it hands a read to its application and
+    L{release} after (nested reads hold once).  Meanwhile each
+    L{TransportConnection} keeps what it is asked to write, in order, and
+    L{release} writes it out: a burst of N broadcasts costs each receiver one
+    transport write, not N.  Writes at any other time (a timer, a Deferred
+    firing) go to the transport at once.
+
+    @ivar depth: how many reads are being handled (more than one only when a
+        read handler feeds another connection, as in-memory tests do).
+    """
+
+    __slots__ = ("_waiting", "depth")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self._waiting: list[TransportConnection] = []
+
+    def hold(self) -> None:
+        """A read is about to be handled."""
+        self.depth += 1
+
+    def release(self) -> None:
+        """The read is handled: write what was held, if it was the outermost."""
+        self.depth -= 1
+        if self.depth:
+            return
+        waiting = self._waiting
+        while waiting:
+            self._waiting = []
+            for conn in waiting:
+                try:
+                    conn.flush()
+                except Exception:
+                    log.failure("Writing to {conn!r} failed", conn=conn)
+                    conn.abort()
+            waiting = self._waiting
+
+    def add(self, conn: TransportConnection) -> None:
+        """C{conn} now holds writes: flush it on L{release}."""
+        self._waiting.append(conn)
+
+
+#: The process's held writes: Twisted runs every protocol in one thread.
+heldWrites = HeldWrites()
+
+
 @implementer(IConnection)
 class TransportConnection:
     """
     A connection as the transport sees it: C{send} writes bytes to the socket.
 
     A C{str} is sent as its UTF-8 encoding, so an application that echoes what
-    it gets runs unchanged over WebSocket (text) and plain TCP (bytes).
+    it gets runs unchanged over WebSocket (text) and plain TCP (bytes).  While
+    a read is handled, writes are held and go out together (L{HeldWrites}).
     """
 
     __slots__ = (
         "_flow",
+        "_held",
         "_producer",
         "_state",
         "_transport",
+        "_view",
         "backedUp",
         "closed",
         "droppedMessages",
         "id",
         "localAddress",
-        "_view",
         "remoteAddress",
     )
 
@@ -71,9 +122,11 @@ class TransportConnection:
         self._transport = transport
         self._producer = producer
         self._flow = flow
+        self._held: list[bytes] | None = None
         #: More than the high-water mark waits to be sent to the peer.
         self.backedUp = False
-        #: Messages dropped by the L{SlowConsumer.DROP} policy.
+        #: Messages not sent: dropped by the L{SlowConsumer.DROP} policy, or
+        #: sent after the connection began to close.
         self.droppedMessages = 0
         if producer is not None:
             transport.registerProducer(producer, True)
@@ -116,43 +169,66 @@ class TransportConnection:
 
     @property
     def bufferedAmount(self) -> int:
-        """Bytes sent to the peer that are still waiting in our buffers."""
-        return bufferedBytes(self._transport)
+        """Bytes sent to the peer that have not reached the kernel yet."""
+        held = self._held
+        pending = 0 if held is None else sum(map(len, held))
+        return pending + bufferedBytes(self._transport)
 
-    def send(self, message: str | bytes) -> None:
+    def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """
         Send a message: subject to the slow-consumer policy while the
-        connection is backed up.
-        """
-        if self.closed or (self.backedUp and not self._admit()):
-            return
-        if type(message) is str:
-            message = message.encode("utf-8")
-        self._transport.write(message)
-
-    def sendMany(self, messages: list[bytes]) -> None:
-        """
-        Send several messages (already encoded) in one write: the same as
-        calling L{send} for each, but cheaper.  While the connection is
-        backed up each is still judged by the slow-consumer policy on its own.
+        connection is backed up, and dropped (counted in L{droppedMessages})
+        once it is closed.
         """
         if self.closed:
+            self.droppedMessages += 1
             return
-        if self.backedUp:
-            for message in messages:
-                self.send(message)
-        elif len(messages) == 1:
-            self._transport.write(messages[0])
-        else:
-            self._transport.write(b"".join(messages))
+        if self.backedUp and not self._admit():
+            return
+        kind = type(message)
+        if kind is not bytes:
+            # Copied now: a bytearray may change before a held write goes.
+            message = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+        self.write(message)  # type: ignore[arg-type]
 
     def write(self, data: bytes) -> None:
         """
         Write protocol bytes (a handshake, a control frame) that no policy
         may drop.
         """
-        if not self.closed:
+        if self.closed:
+            return
+        held = self._held
+        if held is not None:
+            held.append(data)
+        elif heldWrites.depth:
+            self._held = [data]
+            heldWrites.add(self)
+        else:
             self._transport.write(data)
+
+    def flush(self) -> None:
+        """Write what is held, now."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(held) == 1:
+                self._transport.write(held[0])
+            else:
+                self._transport.writeSequence(held)
+
+    def writesBackedUp(self) -> None:
+        """
+        The transport holds more than the high-water mark: the connection is
+        backed up (and under L{SlowConsumer.CLOSE}, closed at once).
+        """
+        self.backedUp = True
+        if self._flow.slowConsumer is SlowConsumer.CLOSE:
+            self._admit()
+
+    def writesDrained(self) -> None:
+        """The transport's buffer drained below the high-water mark."""
+        self.backedUp = False
 
     def _admit(self) -> bool:
         policy = self._flow.slowConsumer
@@ -166,11 +242,13 @@ class TransportConnection:
             conn=self,
             buffered=self.bufferedAmount,
         )
-        self.view.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer")
+        self.view.close(CloseCode.POLICY_VIOLATION, "slow consumer")
         return False
 
     def close(self, code: int | None = None, reason: str = "") -> None:
+        """Close gracefully: what is held and queued is written first."""
         if not self.closed:
+            self.flush()
             self.closed = True
             if self._producer is not None:
                 # A TLS transport holds its close_notify back while a producer
@@ -180,16 +258,23 @@ class TransportConnection:
             self._transport.loseConnection()
 
     def abort(self) -> None:
+        """Drop the connection at once; what is held or queued is lost."""
+        self._held = None
         self.closed = True
         self._transport.abortConnection()
 
+    def connectionLost(self) -> None:
+        """The transport is gone: nothing more can be written."""
+        self._held = None
+        self.closed = True
+
     def pauseReading(self) -> None:
         """Stop reading from the peer (flow control toward a slow writer)."""
-        self._transport.pauseProducing()
+        self._transport.pauseProducing()  # type: ignore[attr-defined]
 
     def resumeReading(self) -> None:
         """Start reading from the peer again."""
-        self._transport.resumeProducing()
+        self._transport.resumeProducing()  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} #{self.id} {_describe(self.remoteAddress)}>"

@@ -80,31 +80,26 @@ def carryOut(
     """
     Carry out C{result}, returned by a callback of C{app} about C{conn}.
 
-    Failures go to C{app.onError} (or, when C{handlingError} says the result
-    came from C{onError}, are logged and close C{conn}).  Commands in a
-    L{Composite} are carried out one by one, so one failing command does not
-    stop the others.
+    Failures go to C{app.onError} for the connection they concern (or, when
+    C{handlingError} says the result came from C{onError}, are logged and
+    close it).  The commands themselves do the work, this only routes their
+    failures: a L{Composite}'s parts are carried out one by one, and a
+    L{Broadcast} reports each receiver whose send failed, so one failure
+    does not stop the others.
     """
     kind = type(result)
-    # The hot paths first: a message, or a broadcast of messages.  A command
-    # that fails is reported against the connection it was for.
+    # The hot path first: one message.
     if kind is SendMessage:
         try:
-            result.conn.send(result.message)
+            result.execute()
         except Exception:
             _fail(app, result.conn, handlingError, Failure())
         return
     if kind is Broadcast:
-        message = result.message
-        for target in result.conns:
-            try:
-                target.send(message)
-            except Exception:
-                _fail(app, target, handlingError, Failure())
+        result.execute(lambda target, failure: _fail(app, target, handlingError, failure))
         return
     if kind is Composite:
-        for command in result.commands:
-            carryOut(command, app, conn, handlingError)
+        result.execute(lambda command: carryOut(command, app, conn, handlingError))
         return
     if isinstance(result, Deferred):
         result.addCallback(_carryOutLater, app, conn, handlingError)

@@ -22,10 +22,9 @@ MiB = 1024 * KiB
 #: Bytes waiting in a transport beyond which its connection is backed up.
 DEFAULT_HIGH_WATER_MARK = 64 * KiB
 #: Bytes waiting beyond which a backed-up connection under the QUEUE policy
-#: is closed.
+#: is closed (with L{CloseCode.POLICY_VIOLATION
+#: <ratchet_tx.websocket.codecs.closecodes.CloseCode.POLICY_VIOLATION>}).
 DEFAULT_MAX_BUFFERED = 4 * MiB
-#: The close code a slow consumer is closed with (RFC 6455: policy violation).
-SLOW_CONSUMER_CLOSE_CODE = 1008
 
 
 class SlowConsumer(Enum):
@@ -35,7 +34,8 @@ class SlowConsumer(Enum):
     QUEUE = "queue"
     #: Drop them (counted in C{conn.droppedMessages}) until it catches up.
     DROP = "drop"
-    #: Close the connection (1008 "slow consumer") as soon as it backs up.
+    #: Close the connection ("slow consumer", a policy violation) as soon as
+    #: it backs up.
     CLOSE = "close"
 
 

@@ -21,19 +21,17 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ratchet_tx.connection import TransportConnection
+from ratchet_tx.connection import TransportConnection, heldWrites
 from ratchet_tx.dispatch import deliver
-from ratchet_tx.flow import FlowControl, SlowConsumer, socketTransport
+from ratchet_tx.flow import FlowControl, socketTransport
 from ratchet_tx.interfaces import IApplication
+from ratchet_tx.websocket.codecs.closecodes import CloseCode
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress, IReactorTime
     from twisted.python.failure import Failure
 
 log = Logger()
-
-#: The close code sent to clients when the server shuts down (RFC 6455 1001).
-GOING_AWAY = 1001
 
 
 @implementer(IPushProducer)
@@ -67,19 +65,25 @@ class ServerProtocol(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         app = self.factory.app
-        deliver(app, self.connection, app.onMessage, data)
+        heldWrites.hold()
+        try:
+            deliver(app, self.connection, app.onMessage, data)
+        finally:
+            heldWrites.release()
 
     def connectionLost(self, reason: Failure) -> None:
         if self._lost:
             return
         self._lost = True
         conn = self.connection
-        conn.closed = True
+        conn.connectionLost()
         self.factory.protocols.discard(self)
         app = self.factory.app
-        deliver(app, conn, app.onClose)
-        conn.release()
-        self.factory._connectionGone(self)
+        try:
+            deliver(app, conn, app.onClose)
+        finally:
+            conn.release()
+            self.factory.connectionClosed()
 
     # IPushProducer: the transport's write buffer is full / has drained.
 
@@ -89,14 +93,12 @@ class ServerProtocol(Protocol):
         return self.connection.backedUp
 
     def pauseProducing(self) -> None:
-        self.connection.backedUp = True
-        self.transport.pauseProducing()
-        if self.factory.flow.slowConsumer is SlowConsumer.CLOSE:
-            self.connection._admit()
+        self.transport.pauseProducing()  # type: ignore[union-attr]
+        self.connection.writesBackedUp()
 
     def resumeProducing(self) -> None:
-        self.connection.backedUp = False
-        self.transport.resumeProducing()
+        self.connection.writesDrained()
+        self.transport.resumeProducing()  # type: ignore[union-attr]
 
     def stopProducing(self) -> None:
         pass
@@ -146,7 +148,7 @@ class Server(Factory):
         self,
         timeout: float = 5.0,
         clock: IReactorTime | None = None,
-        code: int = GOING_AWAY,
+        code: int = CloseCode.GOING_AWAY,
         reason: str = "server shutting down",
     ) -> Deferred[None]:
         """
@@ -175,7 +177,11 @@ class Server(Factory):
         done.addBoth(_cancelTimer, timer)
         return done
 
-    def _connectionGone(self, proto: ServerProtocol) -> None:
+    def connectionClosed(self) -> None:
+        """
+        A connection is gone and its C{onClose} has run: fire what
+        L{closeAll} returned once none is left.
+        """
         if not self.protocols and self._waiting:
             waiting, self._waiting = self._waiting, []
             for d in waiting:

@@ -11,7 +11,8 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from ratchet_tx.connection import ConnectionDecorator, TransportConnection
+from ratchet_tx import connection
+from ratchet_tx.connection import ConnectionDecorator, HeldWrites, TransportConnection
 from ratchet_tx.flow import FlowControl, SlowConsumer
 from tests.support.apps import CountingTransport
 
@@ -183,41 +184,138 @@ class RawSendTests(SynchronousTestCase):
         self.assertEqual(transport.value(), b"")
 
 
-class SendManyTests(SynchronousTestCase):
+class RecordingWrites(StringTransport):
+    """A transport that keeps each write (and writeSequence) as one call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(data)
+        super().write(data)
+
+    def writeSequence(self, data) -> None:
+        self.calls.append(b"".join(data))
+        super().writeSequence(data)
+
+
+class HeldWritesTests(SynchronousTestCase):
     """
-    L{TransportConnection.sendMany}: several encoded messages in one write,
-    judged one by one by the slow-consumer policy while backed up.
+    While a read is handled (L{HeldWrites.hold} to L{HeldWrites.release}),
+    what is written to any connection is held and goes to its transport in
+    one call, in order; at any other time a write goes at once.
     """
 
-    def test_oneWriteInOrder(self) -> None:
-        writes: list[bytes] = []
-        transport = StringTransport()
-        transport.write = writes.append  # type: ignore[method-assign]
-        TransportConnection(transport).sendMany([b"one ", b"two ", b"three"])
-        self.assertEqual(writes, [b"one two three"])
+    def setUp(self) -> None:
+        self.held = HeldWrites()
+        self.patch(connection, "heldWrites", self.held)
 
-    def test_droppedAfterClose(self) -> None:
-        transport = StringTransport()
+    def test_heldUntilReleased(self) -> None:
+        transport = RecordingWrites()
         conn = TransportConnection(transport)
+        self.held.hold()
+        conn.send(b"one ")
+        conn.write(b"two ")
+        conn.send("three")
+        self.assertEqual(transport.calls, [])
+        self.held.release()
+        self.assertEqual(transport.calls, [b"one two three"])
+
+    def test_eachConnectionItsOwnWrite(self) -> None:
+        first, second = RecordingWrites(), RecordingWrites()
+        a, b = TransportConnection(first), TransportConnection(second)
+        self.held.hold()
+        a.send(b"a1")
+        b.send(b"b1")
+        a.send(b"a2")
+        self.held.release()
+        self.assertEqual((first.calls, second.calls), ([b"a1a2"], [b"b1"]))
+
+    def test_nestedReadsReleaseOnce(self) -> None:
+        transport = RecordingWrites()
+        conn = TransportConnection(transport)
+        self.held.hold()
+        self.held.hold()
+        conn.send(b"x")
+        self.held.release()
+        self.assertEqual(transport.calls, [])
+        self.held.release()
+        self.assertEqual(transport.calls, [b"x"])
+
+    def test_writtenAtOnceOutsideARead(self) -> None:
+        transport = RecordingWrites()
+        conn = TransportConnection(transport)
+        conn.send(b"now")
+        conn.send(b"again")
+        self.assertEqual(transport.calls, [b"now", b"again"])
+
+    def test_heldDataGoesBeforeTheClose(self) -> None:
+        transport = RecordingWrites()
+        conn = TransportConnection(transport)
+        self.held.hold()
+        conn.send(b"last words")
         conn.close()
-        conn.sendMany([b"a", b"b"])
+        self.assertEqual(transport.calls, [b"last words"])
+        self.assertTrue(transport.disconnecting)
+        conn.send(b"after")
+        self.held.release()
+        self.assertEqual(transport.calls, [b"last words"])
+        self.assertEqual(conn.droppedMessages, 1)
+
+    def test_abortDiscardsWhatIsHeld(self) -> None:
+        transport = CountingTransport()
+        conn = TransportConnection(transport)
+        self.held.hold()
+        conn.send(b"lost")
+        conn.abort()
+        self.held.release()
         self.assertEqual(transport.value(), b"")
+
+    def test_mutableBytesAreCopiedWhenSent(self) -> None:
+        transport = RecordingWrites()
+        conn = TransportConnection(transport)
+        buffer = bytearray(b"before")
+        self.held.hold()
+        conn.send(buffer)
+        conn.send(memoryview(b"-view"))
+        buffer[:] = b"after!"
+        self.held.release()
+        self.assertEqual(transport.calls, [b"before-view"])
+
+    def test_heldBytesCountAsBuffered(self) -> None:
+        conn = TransportConnection(RecordingWrites())
+        self.held.hold()
+        conn.send(b"12345")
+        self.assertEqual(conn.bufferedAmount, 5)
+        self.held.release()
 
     def test_eachCountedWhenDroppedWhileBackedUp(self) -> None:
         transport = StringTransport()
         conn = TransportConnection(transport, flow=FlowControl(slowConsumer=SlowConsumer.DROP))
-        conn.backedUp = True
-        conn.sendMany([b"a", b"b", b"c"])
+        conn.writesBackedUp()
+        for message in (b"a", b"b", b"c"):
+            conn.send(message)
         self.assertEqual(conn.droppedMessages, 3)
         self.assertEqual(transport.value(), b"")
+        conn.writesDrained()
+        conn.send(b"d")
+        self.assertEqual(transport.value(), b"d")
 
-    def test_eachQueuedUpToTheLimitWhileBackedUp(self) -> None:
-        transport = StringTransport()
-        flow = FlowControl(slowConsumer=SlowConsumer.QUEUE, maxBuffered=1 << 20)
+    def test_heldBytesCountTowardTheQueueLimit(self) -> None:
+        transport = CountingTransport()
+        flow = FlowControl(
+            slowConsumer=SlowConsumer.QUEUE, highWaterMark=4, maxBuffered=10
+        )
         conn = TransportConnection(transport, flow=flow)
-        conn.backedUp = True
-        conn.sendMany([b"a", b"b"])
-        self.assertEqual(transport.value(), b"ab")
+        conn.writesBackedUp()
+        self.held.hold()
+        conn.send(b"123456")
+        conn.send(b"789012")  # 6 held: still within the limit
+        conn.send(b"x")  # 12 held: over it, so the connection is closed
+        self.held.release()
+        self.assertEqual(transport.value(), b"123456789012")
+        self.assertEqual(transport.loseConnectionCalls, 1)
 
 
 class CloseTests(SynchronousTestCase):

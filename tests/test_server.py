@@ -17,7 +17,8 @@ from ratchet_tx.connection import ConnectionDecorator, TransportConnection
 from ratchet_tx.examples.chat import Chat
 from ratchet_tx.examples.echo import Echo
 from ratchet_tx.interfaces import IApplication, IConnection
-from ratchet_tx.server import GOING_AWAY, Server, ServerProtocol
+from ratchet_tx.server import Server, ServerProtocol
+from ratchet_tx.websocket.codecs.closecodes import CloseCode
 from tests.support.apps import (
     LogCapture,
     RecordingApplication,
@@ -249,8 +250,8 @@ class CloseAllTests(SynchronousTestCase):
         connectTo(server)
         self.successResultOf(server.closeAll(clock=self.clock))
         self.assertEqual(len(closes), 1)
-        self.assertEqual(closes[0][0], GOING_AWAY)
-        self.assertEqual(GOING_AWAY, 1001)
+        self.assertEqual(closes[0][0], CloseCode.GOING_AWAY)
+        self.assertEqual(CloseCode.GOING_AWAY, 1001)
 
     def test_calledTwiceBothFire(self) -> None:
         connectTo(self.server, StubbornTransport())

@@ -1,36 +1,28 @@
-# -*- test-case-name: tests.websocket.test_connection -*-
+# -*- test-case-name: tests.websocket.test_frames_layer,tests.websocket.test_handshake_layer -*-
 """
-One WebSocket connection: the opening handshake, then frames, then the
-closing handshake, for whichever version the client speaks.
+One server-side WebSocket connection: the Twisted adapter around a
+L{WebSocketProtocol}.
 
-Theory of operation
-===================
+The protocol decides everything about bytes and states; this adapter gives
+it the bytes read, writes what it returns, runs the clocks (the opening
+handshake's timeout, the closing handshake's, the heartbeat's pings), calls
+the application (and the C{onHandshake} hook, which may answer later), and
+closes the transport when the protocol says so.  A message in::
 
-The connection is a small state machine driven by three inputs: bytes from
-the peer (L{WebSocketConnection.dataReceived}), requests from the application
-(C{send}, C{close}) and the clock (timeouts, heartbeat)::
+    transport -> ServerProtocol.dataReceived -> WebSocket.onMessage
+      -> WebSocketConnection.dataReceived -> WebSocketProtocol.receiveData
+      -> app.onMessage(conn, message)
 
-  state      | bytes from the peer               | app close()        | clock
-  -----------+-----------------------------------+--------------------+-----------------
-  HANDSHAKE  | request head -> check it -> KEY3 | drop               | drop (timeout)
-  KEY3       | wait for Hixie-76's 8 key bytes   | drop               | drop (timeout)
-  ACCEPTING  | buffered while onHandshake runs   | drop               | drop (timeout)
-  OPEN       | frames -> messages to the app     | send close: CLOSING| ping / idle close
-  CLOSING    | wait for the peer's close         | -                  | drop (close timeout)
-  CLOSED     | ignored                           | -                  | -
+and out::
 
-A bad request is answered with its HTTP status and the connection closed; a
-bad frame with its close code (or Hixie's close frame) and the connection
-closed.  The peer's close is answered in kind, and then the server closes the
-TCP connection, as RFC 6455 section 7.1.1 asks.
+    SendMessage.execute -> WebSocketConnection.send -> WebSocketProtocol.send
+      -> TransportConnection.send (held until the read is handled) -> transport
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from enum import Enum
 from inspect import iscoroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
@@ -40,142 +32,189 @@ from twisted.python.failure import Failure
 
 from ratchet_tx.connection import ConnectionDecorator
 from ratchet_tx.dispatch import carryOut, deliver, reportError
-from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
-from ratchet_tx.websocket.codecs.deflate import (
-    PerMessageDeflate,
-    deflatedSizeBound,
-    negotiate,
-    parseExtensions,
-)
+from ratchet_tx.websocket.codecs.closecodes import CloseCode
 from ratchet_tx.websocket.codecs.errors import HandshakeError, ProtocolError
-from ratchet_tx.websocket.codecs.events import Close, Ping
-from ratchet_tx.websocket.codecs.handshake import (
-    Opening,
-    WebSocketVersion,
-    readOpening,
-    renderAccept,
+from ratchet_tx.websocket.codecs.events import Ping
+from ratchet_tx.websocket.codecs.handshake import Opening, WebSocketVersion
+from ratchet_tx.websocket.codecs.http import Headers, Request
+from ratchet_tx.websocket.framing import Framings, Message, Role
+from ratchet_tx.websocket.protocol import (
+    CLOSING,
+    HANDSHAKE,
+    OPEN,
+    InvalidState,
+    State,
+    WebSocketProtocol,
 )
-from ratchet_tx.websocket.codecs.http import Headers, Request, RequestReader, renderRejection
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IAddress, IDelayedCall
+    from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 
-    from ratchet_tx.interfaces import IConnection
-    from ratchet_tx.websocket.layer import WebSocket
+    from ratchet_tx.interfaces import IApplication, IConnection
+    from ratchet_tx.websocket.settings import Settings
 
 log = Logger()
 
 
-class State(Enum):
-    """Where a L{WebSocketConnection} is in its life (see the module doc)."""
+class ServingLayer(Protocol):
+    """What a L{WebSocketConnection} needs of the layer that serves it."""
 
-    HANDSHAKE = "handshake"
-    KEY3 = "awaiting Hixie-76 key"
-    ACCEPTING = "accepting"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
+    app: IApplication
+    settings: Settings
+    framings: Framings
 
+    @property
+    def clock(self) -> IReactorTime: ...
 
-HANDSHAKE = State.HANDSHAKE
-KEY3 = State.KEY3
-ACCEPTING = State.ACCEPTING
-OPEN = State.OPEN
-CLOSING = State.CLOSING
-CLOSED = State.CLOSED
+    @property
+    def onHandshake(self) -> Any: ...
+
+    def admit(self, host: str) -> None: ...
+
+    def release(self, host: str) -> None: ...
+
+    def connectionOpened(self, conn: WebSocketConnection) -> None: ...
+
+    def connectionClosed(self, conn: WebSocketConnection) -> None: ...
 
 
 class WebSocketConnection(ConnectionDecorator):
     """
     A connection as a WebSocket application sees it: C{send} frames a C{str}
-    as a text message and C{bytes} as a binary one, in the client's version.
+    as a text message and bytes as a binary one, in the client's version.
 
-    @ivar opening: what the opening handshake said (C{None} until it arrived).
-        An open connection keeps only the bytes of the request head and
-        parses them again (once) if asked after C{onOpen}: an idle
-        connection then costs a fraction of the memory.
-    @ivar subprotocol: the negotiated sub-protocol, or C{None}.
-    @ivar extensions: the C{Sec-WebSocket-Extensions} we agreed to (such as
-        permessage-deflate), or C{None}.
-    @ivar closeCode: the close code the connection ended with: the peer's or
-        ours, L{CloseCode.NO_STATUS} for a close without one, and
-        L{CloseCode.ABNORMAL} (1006) if it dropped without a closing
-        handshake.  Meaningful in C{onClose}.
-    @ivar closeReason: the close reason that went with C{closeCode}.
+    @ivar subprotocol: the sub-protocol chosen: by the layer's settings, and
+        the C{onHandshake} hook may change it before the connection opens.
+    @ivar messagesReceived: messages delivered to the application.
+    @ivar messagesSent: messages sent.
     """
 
     __slots__ = (
         "_admittedAs",
-        "_batch",
         "_clientAddress",
-        "_decoder",
-        "_deflate",
-        "_framing",
-        "_head",
         "_heard",
-        "_key3",
         "_lastHeard",
         "_layer",
         "_opened",
-        "_opening",
         "_out",
-        "_pending",
         "_pingSentAt",
-        "_reader",
-        "_state",
+        "_protocol",
         "_timer",
-        "_version",
-        "closeCode",
-        "closeReason",
-        "extensions",
+        "messagesReceived",
+        "messagesSent",
         "subprotocol",
     )
 
-    def __init__(self, wrapped: IConnection, layer: WebSocket) -> None:
+    def __init__(self, wrapped: IConnection, layer: ServingLayer) -> None:
         super().__init__(wrapped)
         self._layer = layer
+        settings = layer.settings
+        self._protocol = WebSocketProtocol(
+            Role.SERVER,
+            maxHandshakeSize=settings.maxHandshakeSize,
+            maxFrameSize=settings.maxFrameSize,
+            maxMessageSize=settings.maxMessageSize,
+            versions=settings.versions,
+            framings=layer.framings,
+        )
         # Frames go straight to the socket's connection: data through send()
         # (subject to the slow-consumer policy), protocol bytes through
         # write() (never dropped).
         self._out = self.transportConnection
         self._admittedAs: str | None = None
-        self._batch: list[bytes] | None = None
         self._clientAddress: IAddress | None = None
-        self._state = HANDSHAKE
-        self._reader: RequestReader | None = RequestReader(layer.settings.maxHandshakeSize)
-        self._pending = b""
-        self._key3 = b""
-        self._decoder: Any = None
-        self._deflate: PerMessageDeflate | None = None
-        self.extensions: str | None = None
-        self._framing: Any = None
         self._opened = False
         self._heard = False
         self._lastHeard = 0.0
         self._pingSentAt: float | None = None
-        self._opening: Opening | None = None
-        self._head = b""
-        self._version: WebSocketVersion | None = None
         self.subprotocol: str | None = None
-        self.closeCode: int = CloseCode.ABNORMAL
-        self.closeReason = ""
+        self.messagesReceived = 0
+        self.messagesSent = 0
         self._timer: IDelayedCall | None = layer.clock.callLater(
-            layer.settings.handshakeTimeout, self._timedOut, "opening handshake"
+            settings.handshakeTimeout, self._timedOut, "opening handshake"
         )
 
     # What the handshake told us.
 
     @property
+    def protocol(self) -> WebSocketProtocol:
+        """The connection's sans-I/O L{WebSocketProtocol}."""
+        return self._protocol
+
+    @property
+    def phase(self) -> State:
+        """Where the connection is in its life (L{State})."""
+        return self._protocol.state
+
+    @property
+    def version(self) -> WebSocketVersion | None:
+        """The protocol version the client speaks (C{None} before the handshake)."""
+        return self._protocol.version
+
+    @property
     def opening(self) -> Opening | None:
-        """What the opening handshake said (C{None} until it arrived)."""
-        opening = self._opening
-        if opening is None and self._head:
-            # Released after onOpen (see _accept); it parsed once, so it does again.
-            reader = RequestReader(len(self._head))
-            request = reader.feed(self._head)
-            assert request is not None
-            opening = self._opening = readOpening(request, self._layer.settings.versions)
-        return opening
+        """
+        What the opening handshake said (C{None} until it arrived).  An open
+        connection keeps only the bytes of the request head and parses them
+        again if asked after C{onOpen}: an idle connection costs less.
+        """
+        return self._protocol.opening
+
+    @property
+    def request(self) -> Request | None:
+        """The opening handshake's HTTP request."""
+        opening = self.opening
+        return None if opening is None else opening.request
+
+    @property
+    def path(self) -> str:
+        """The request path, e.g. C{"/chat"}."""
+        request = self.request
+        return "" if request is None else request.path
+
+    @property
+    def query(self) -> str:
+        """The query string of the request, without the C{?}."""
+        request = self.request
+        return "" if request is None else request.query
+
+    @property
+    def headers(self) -> Headers | None:
+        """The request headers (case-insensitive)."""
+        request = self.request
+        return None if request is None else request.headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies the client sent with the handshake."""
+        request = self.request
+        return {} if request is None else request.cookies
+
+    @property
+    def origin(self) -> str | None:
+        """The origin the browser declared (C{Origin} or C{Sec-WebSocket-Origin})."""
+        opening = self.opening
+        return None if opening is None else opening.origin
+
+    @property
+    def extensions(self) -> str | None:
+        """The C{Sec-WebSocket-Extensions} agreed (permessage-deflate), or C{None}."""
+        return self._protocol.extensions
+
+    @property
+    def closeCode(self) -> int:
+        """
+        The close code the connection ended with: the peer's or ours,
+        L{CloseCode.NO_STATUS} for a close without one, and
+        L{CloseCode.ABNORMAL} (1006) if it ended without a closing
+        handshake.  Meaningful in C{onClose}.
+        """
+        return self._protocol.closeCode
+
+    @property
+    def closeReason(self) -> str:
+        """The close reason that went with C{closeCode}."""
+        return self._protocol.closeReason
 
     @property
     def remoteAddress(self) -> IAddress:  # type: ignore[override]
@@ -187,145 +226,77 @@ class WebSocketConnection(ConnectionDecorator):
             return self._clientAddress
         return self.wrapped.remoteAddress
 
-    @property
-    def phase(self) -> State:
-        """Where the connection is in its life (L{State})."""
-        return self._state
-
-    @property
-    def version(self) -> WebSocketVersion | None:
-        """The protocol version the client speaks (C{None} before the handshake)."""
-        return self._version
-
-    @property
-    def request(self) -> Request | None:
-        """The opening handshake's HTTP request."""
-        return None if self.opening is None else self.opening.request
-
-    @property
-    def path(self) -> str:
-        """The request path, e.g. C{"/chat"}."""
-        return "" if self.opening is None else self.opening.request.path
-
-    @property
-    def query(self) -> str:
-        """The query string of the request, without the C{?}."""
-        return "" if self.opening is None else self.opening.request.query
-
-    @property
-    def headers(self) -> Headers | None:
-        """The request headers (case-insensitive)."""
-        return None if self.opening is None else self.opening.request.headers
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        """The cookies the client sent with the handshake."""
-        return {} if self.opening is None else self.opening.request.cookies
-
-    @property
-    def origin(self) -> str | None:
-        """The origin the browser declared (C{Origin} or C{Sec-WebSocket-Origin})."""
-        return None if self.opening is None else self.opening.origin
-
     # IConnection.
 
-    def send(self, message: str | bytes) -> None:
+    def send(self, message: Message) -> None:
         """
-        Send C{message}: C{str} as a text message, C{bytes} as binary.
+        Send C{message}: C{str} as a text message, bytes-like as binary.
 
-        Dropped unless the connection is open.  Hixie clients cannot receive
-        binary messages: sending them C{bytes} raises
-        L{ratchet_tx.websocket.framing.BinaryNotSupported}.
+        Once the connection is closing (or before it opened) the message
+        cannot be sent: it is dropped and counted in C{droppedMessages}.
+        Hixie clients cannot receive binary messages: sending them bytes
+        raises L{ratchet_tx.websocket.framing.BinaryNotSupported}.
         """
-        if self._state is OPEN:
-            frame = self._framing.encode(message, self._deflate)
-            batch = self._batch
-            if batch is not None:
-                batch.append(frame)
-                return
-            pending = self._layer._pendingWrites
-            if pending is None:
-                self._out.send(frame)
-            else:
-                # Sent while the layer handles a read: held until it is done,
-                # so that all a read causes goes to each peer in one write.
-                self._batch = [frame]
-                pending.append(self)
+        try:
+            frame = self._protocol.send(message)
+        except InvalidState:
+            self._out.droppedMessages += 1
+            return
+        self.messagesSent += 1
+        self._out.send(frame)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """
         Start the closing handshake with C{code} (default 1000) and C{reason}.
 
-        Before the handshake completed, the connection is simply dropped.
+        Before the handshake completed, the connection is simply dropped;
+        Hixie-75, which has no closing handshake, closes TCP.
+
+        @raise ValueError: C{code} may not be sent.
         """
-        state = self._state
-        if state is OPEN and self._version is WebSocketVersion.HIXIE_75:
-            # Draft 75 has no closing handshake: closing is closing TCP.
-            self.closeCode = CloseCode.NORMAL if code is None else code
-            self.closeReason = reason
-            self._state = CLOSED
-            self._flush()
-            self.wrapped.close()
-        elif state is OPEN:
-            if code is None:
-                code = CloseCode.NORMAL
-            elif not isValidWireCode(code):
-                raise ValueError(f"{code} is not a close code that may be sent")
-            self.closeCode = code
-            self.closeReason = reason
-            self._state = CLOSING
-            self._writeControl(self._framing.encodeClose(code, reason))
-            self._startTimer(self._layer.settings.closeTimeout, "closing handshake")
-        elif state is not CLOSING and state is not CLOSED:
-            self._state = CLOSED
-            self._cancelTimer()
-            self.wrapped.close()
+        self._write(self._protocol.close(code, reason))
+        self._settle()
+
+    def fail(self, code: int, reason: str) -> None:
+        """
+        Fail the connection from our side: send a close with C{code} if it
+        is open, then close TCP without waiting for the answer.
+        """
+        log.info("Failing {conn!r}: {code} {reason}", conn=self, code=code, reason=reason)
+        self._write(self._protocol.fail(code, reason))
+        self._settle()
 
     def abort(self) -> None:
-        self._state = CLOSED
+        """Drop the connection at once."""
         self._cancelTimer()
         self.wrapped.abort()
 
     def ping(self, payload: bytes = b"") -> None:
         """
-        Send a ping (RFC 6455 and HyBi only; a Hixie connection ignores this).
+        Send a ping (RFC 6455 and HyBi only; a Hixie connection, which has no
+        ping frames, ignores this).
         """
-        if self._state is OPEN and self._framing.supportsPing:
-            self._writeControl(self._framing.encodePing(payload))
+        try:
+            frame = self._protocol.ping(payload)
+        except InvalidState:
+            return
+        self._out.write(frame)
 
     # Driven by the layer.
 
     def dataReceived(self, data: bytes) -> None:
         """Bytes arrived from the peer."""
         self._heard = True
-        layer = self._layer
-        if layer._pendingWrites is None:
-            layer._pendingWrites = []
-            try:
-                self._dataReceived(data)
-            finally:
-                layer._flushPendingWrites()
-        else:
-            self._dataReceived(data)
-
-    def _dataReceived(self, data: bytes) -> None:
-        state = self._state
-        if state is OPEN or state is CLOSING:
-            self._receiveFrames(data)
-        elif state is HANDSHAKE:
-            self._receiveHandshake(data)
-        elif state is KEY3 or state is ACCEPTING:
-            self._pending += data
-            if len(self._pending) > self._layer.settings.maxHandshakeSize:
-                self._refuse(HandshakeError(400, "data sent before the handshake completed"))
-            elif state is KEY3:
-                self._continueHandshake()
+        self._receive(data)
 
     def connectionLost(self) -> None:
         """The connection is gone; tell the application (once) if it knew it."""
-        self._state = CLOSED
+        self._protocol.connectionLost()
         self._cancelTimer()
-        self._layer._forget(self)
+        self._layer.connectionClosed(self)
+        host, self._admittedAs = self._admittedAs, None
+        if host is not None:
+            self._layer.release(host)
         if self._opened:
             self._opened = False
             app = self._layer.app
@@ -340,10 +311,11 @@ class WebSocketConnection(ConnectionDecorator):
             self._heard = False
             self._lastHeard = now
             self._pingSentAt = None
-        if self._state is not OPEN:
+        protocol = self._protocol
+        if protocol.state is not OPEN:
             return
         settings = self._layer.settings
-        if self._framing.supportsPing:
+        if not protocol.version or not protocol.version.isHixie:
             if settings.pingInterval is None:
                 return
             if self._pingSentAt is not None:
@@ -356,7 +328,7 @@ class WebSocketConnection(ConnectionDecorator):
                     self.abort()
             elif now - self._lastHeard >= settings.pingInterval:
                 self._pingSentAt = now
-                self._writeControl(self._framing.encodePing(b""))
+                self.ping()
         elif (
             settings.hixieIdleTimeout is not None
             and now - self._lastHeard >= settings.hixieIdleTimeout
@@ -364,54 +336,81 @@ class WebSocketConnection(ConnectionDecorator):
             log.info("Closing idle {conn!r}", conn=self)
             self.close(CloseCode.GOING_AWAY, "idle")
 
+    # Bytes in, events out.
+
+    def _receive(self, data: bytes) -> None:
+        protocol = self._protocol
+        events = protocol.receiveData(data)
+        if events:
+            self._handle(events)
+        self._write(protocol.dataToSend())
+        if protocol.state is not OPEN:
+            self._settle()
+
+    def _handle(self, events: list[Any]) -> None:
+        app = self._layer.app
+        onMessage = app.onMessage
+        protocol = self._protocol
+        for event in events:
+            kind = type(event)
+            if kind is str or kind is bytes:
+                if protocol.closeSent:
+                    continue  # the application closed the connection meanwhile
+                self.messagesReceived += 1
+                # deliver(app, self, onMessage, event), inlined: this is the
+                # hot path of every message.
+                try:
+                    result = onMessage(self, event)
+                except Exception:
+                    reportError(app, self, Failure())
+                    continue
+                if result is not None:
+                    carryOut(result, app, self)
+            elif kind is Ping:
+                if not protocol.closeSent:
+                    self._out.write(protocol.pong(event.payload))
+            elif kind is Opening:
+                self._handshakeReceived(event)
+            elif kind is ProtocolError:
+                log.info(
+                    "Closing {conn!r} on a protocol error: {code} {reason}",
+                    conn=self,
+                    code=event.code,
+                    reason=event.reason,
+                )
+            elif kind is HandshakeError:
+                self._logRefusal(event)
+            # Pongs and closes need nothing here: the protocol answers a
+            # close, and any byte from the peer proves it alive.
+
+    def _write(self, data: bytes) -> None:
+        if data:
+            self._out.write(data)
+
+    def _settle(self) -> None:
+        """
+        Do what the protocol's state asks of the transport: close it, or
+        wait (a bounded time) for the peer to finish the closing handshake.
+        """
+        protocol = self._protocol
+        if protocol.closesTransport:
+            self._cancelTimer()
+            self.wrapped.close()
+        elif protocol.state is CLOSING and protocol.closeSent and self._timer is None:
+            self._startTimer(self._layer.settings.closeTimeout, "closing handshake")
+
     # The opening handshake.
 
-    def _receiveHandshake(self, data: bytes) -> None:
-        reader = self._reader
-        assert reader is not None
+    def _handshakeReceived(self, opening: Opening) -> None:
         settings = self._layer.settings
         try:
-            request = reader.feed(data)
-            if request is None:
-                return
-            opening = readOpening(request, settings.versions)
-            self._opening = opening
-            self._version = opening.version
             if not settings.originAllowed(opening.origin):
                 raise HandshakeError(403, "origin not allowed")
-            self._admit(request)
+            self._admit(opening.request)
             self.subprotocol = settings.chooseSubprotocol(opening.subprotocols)
         except HandshakeError as error:
             self._refuse(error)
             return
-        self._reader = None
-        self._head = reader.head
-        self._pending = reader.remainder
-        self._state = KEY3
-        self._continueHandshake()
-
-    def _admit(self, request: Request) -> None:
-        peer = self.wrapped.remoteAddress
-        peerHost = getattr(peer, "host", None)
-        if peerHost is None:
-            host = "unknown"  # a UNIX socket: every client shares one bucket
-        else:
-            host = self._layer.settings.clientHost(peerHost, request.headers.get("X-Forwarded-For"))
-            if host != peerHost:
-                kind = IPv6Address if ":" in host else IPv4Address
-                self._clientAddress = kind("TCP", host, 0)
-        self._layer.admit(host)
-        self._admittedAs = host
-
-    def _continueHandshake(self) -> None:
-        opening = self.opening
-        assert opening is not None
-        needed = opening.key3Length
-        if len(self._pending) < needed:
-            return
-        self._key3 = self._pending[:needed]
-        self._pending = self._pending[needed:]
-        self._state = ACCEPTING
         hook = self._layer.onHandshake
         if hook is None:
             self._accept()
@@ -431,31 +430,36 @@ class WebSocketConnection(ConnectionDecorator):
         else:
             self._accept()
 
+    def _admit(self, request: Request) -> None:
+        peer = self.wrapped.remoteAddress
+        peerHost = getattr(peer, "host", None)
+        if peerHost is None:
+            host = "unknown"  # a UNIX socket: every client shares one bucket
+        else:
+            settings = self._layer.settings
+            host = settings.clientHost(peerHost, request.headers.get("X-Forwarded-For"))
+            if host != peerHost:
+                kind = IPv6Address if ":" in host else IPv4Address
+                self._clientAddress = kind("TCP", host, 0)
+        self._layer.admit(host)
+        self._admittedAs = host
+
     def _hookFailed(self, failure: Failure) -> None:
         if failure.check(HandshakeError):
-            self._refuse(failure.value)
+            self._refuse(failure.value)  # type: ignore[arg-type]
             return
         log.failure("onHandshake failed for {conn!r}", failure, conn=self)
         self._refuse(HandshakeError(500, "internal server error"))
 
     def _accept(self) -> None:
-        if self._state is not ACCEPTING:
+        protocol = self._protocol
+        if protocol.state is not HANDSHAKE:
             return  # the connection went away while onHandshake ran
-        opening = self.opening
-        assert opening is not None
         layer = self._layer
         settings = layer.settings
-        if opening.extensions and not opening.version.isHixie:
-            agreed = negotiate(parseExtensions(opening.extensions), settings.deflate)
-            if agreed is not None:
-                self.extensions, self._deflate = agreed
         try:
-            response = renderAccept(
-                opening,
-                subprotocol=self.subprotocol,
-                key3=self._key3,
-                secure=self._isSecure(),
-                extensions=self.extensions,
+            response = protocol.accept(
+                self.subprotocol, deflate=settings.deflate, secure=self._isSecure()
             )
         except ValueError:
             # onHandshake chose a sub-protocol the client did not offer.
@@ -463,124 +467,36 @@ class WebSocketConnection(ConnectionDecorator):
             return
         self._out.write(response)
         self._cancelTimer()
-        self._framing = layer.framingFor(opening.version)
-        self._state = OPEN
         self._opened = True
-        layer._opened(self)
+        layer.connectionOpened(self)
         app = layer.app
         deliver(app, self, app.onOpen)
         # Most of an idle connection's memory would be the parsed request;
         # the head's bytes are enough to parse it again if ever asked.
-        self._opening = None
-        rest, self._pending = self._pending, b""
-        if rest and self._state is OPEN:
-            self._receiveFrames(rest)
+        protocol.compact()
+        if protocol.state is OPEN:
+            self._receive(b"")  # what the client sent before it was accepted
 
     def _refuse(self, error: HandshakeError) -> None:
+        if self._protocol.state is not HANDSHAKE and self._protocol.state is not State.CONNECTING:
+            return
+        self._logRefusal(error)
+        self._write(self._protocol.refuse(error))
+        self._settle()
+
+    def _logRefusal(self, error: HandshakeError) -> None:
         log.info(
             "Refused WebSocket handshake from {conn!r}: {status} {reason}",
             conn=self,
             status=error.status,
             reason=error.reason,
         )
-        self._state = CLOSED
-        self._cancelTimer()
-        self._out.write(renderRejection(error))
-        self.wrapped.close()
 
     def _isSecure(self) -> bool:
         secure = self._layer.settings.secure
         if secure is not None:
             return secure
-        transport = getattr(self.transportConnection, "transport", None)
-        return ISSLTransport.providedBy(transport)
-
-    # Frames.
-
-    def _newDecoder(self) -> Any:
-        # Made on the first frame bytes: an idle connection does without.
-        settings = self._layer.settings
-        maxFrameSize = settings.maxFrameSize
-        if self._deflate is not None:
-            # An incompressible message grows a little when deflated; the
-            # message limit still holds on the inflated size.
-            maxFrameSize = deflatedSizeBound(maxFrameSize)
-        decoder = self._framing.decoder(maxFrameSize, settings.maxMessageSize, self._deflate)
-        self._decoder = decoder
-        return decoder
-
-    def _receiveFrames(self, data: bytes) -> None:
-        decoder = self._decoder
-        if decoder is None:
-            decoder = self._newDecoder()
-        try:
-            events = decoder.feed(data)
-        except ProtocolError as error:
-            # What arrived whole before the bad bytes is still delivered.
-            self._dispatch(error.events)
-            self._fail(error.code, error.reason)
-            return
-        self._dispatch(events)
-
-    def _flush(self) -> None:
-        """Send what was held back for this peer while a read was handled."""
-        batch = self._batch
-        if batch is not None:
-            self._batch = None
-            self._out.sendMany(batch)
-
-    def _writeControl(self, frame: bytes) -> None:
-        """Write a control frame after whatever data is batched before it."""
-        self._flush()
-        self._out.write(frame)
-
-    def _dispatch(self, events: Sequence[object]) -> None:
-        app = self._layer.app
-        onMessage = app.onMessage
-        for event in events:
-            kind = type(event)
-            if kind is str or kind is bytes:
-                if self._state is OPEN:
-                    # deliver(app, self, onMessage, event), inlined: this is
-                    # the hot path of every message.
-                    try:
-                        result = onMessage(self, event)
-                    except Exception:
-                        reportError(app, self, Failure())
-                        continue
-                    if result is not None:
-                        carryOut(result, app, self)
-            elif kind is Ping:
-                if self._state is OPEN:
-                    self._writeControl(self._framing.encodePong(event.payload))
-            elif kind is Close:
-                self._closeReceived(event)  # type: ignore[arg-type]
-                return
-            # A Pong needs nothing: any data from the peer proves it alive.
-
-    def _closeReceived(self, event: Close) -> None:
-        if self._state is OPEN:
-            self.closeCode = CloseCode.NO_STATUS if event.code is None else event.code
-            self.closeReason = event.reason
-            self._writeControl(self._framing.encodeClose(event.code, event.reason))
-        self._state = CLOSED
-        self._cancelTimer()
-        self.wrapped.close()
-
-    def _fail(self, code: int, reason: str) -> None:
-        log.info(
-            "Closing {conn!r} on a protocol error: {code} {reason}",
-            conn=self,
-            code=code,
-            reason=reason,
-        )
-        if self._state is OPEN:
-            self.closeCode = code
-            self.closeReason = reason
-            self._writeControl(self._framing.encodeClose(code, reason))
-        self._state = CLOSED
-        self._cancelTimer()
-        self.wrapped.close()
+        return ISSLTransport.providedBy(self.transportConnection.transport)
 
     # Timers.
 
@@ -598,5 +514,4 @@ class WebSocketConnection(ConnectionDecorator):
     def _timedOut(self, what: str) -> None:
         self._timer = None
         log.info("Dropping {conn!r}: {what} timed out", conn=self, what=what)
-        self._state = CLOSED
         self.wrapped.abort()

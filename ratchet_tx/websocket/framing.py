@@ -1,142 +1,277 @@
-# -*- test-case-name: tests.websocket.test_framing -*-
+# -*- test-case-name: tests.websocket.test_broadcast,tests.websocket.test_framing -*-
 """
-The two frame formats, behind one small interface the connection uses.
+The two frame formats behind one small interface, for either role.
 
 RFC 6455, HyBi-10 and HyBi-07 share one frame format (L{HybiFraming});
-Hixie-76 and Hixie-75 share the other (L{HixieFraming}).  One instance of each
-serves every connection of a layer, and remembers the last message it
-encoded: a broadcast of one message object to many clients is encoded once
-per frame format, not once per client.
+Hixie-76 and Hixie-75 share the other (L{HixieFraming}).  A L{Framings} holds
+one of each for one role, and is shared by every connection of a layer.
+
+Encoding once for many
+======================
+
+A server sends the same message object to many clients (a broadcast).  Each
+server-side framing remembers the last message it framed and that message's
+frames: the plain one, and with permessage-deflate without context takeover
+one per set of compression parameters (L{PerMessageDeflate.sharedKey}).  The
+rule that keeps this correct is in one place, L{_FrameCache.remember}: a
+message is remembered only if it is exactly C{str} or C{bytes} (immutable,
+so one object always has the same frames), remembering another message drops
+everything that belonged to the previous one, and frames are looked up only
+for the remembered object itself.  Anything else -- a C{str} subclass, a
+C{bytearray}, a C{memoryview} -- is converted to C{str} or C{bytes} and framed
+anew on every send: its content may change between sends, and a subclass
+need not behave like its value.
+
+Client frames are masked with a fresh key each (RFC 6455 section 5.3), so they
+are never cached.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from enum import Enum
+
 from ratchet_tx.websocket.codecs import hixie, hybi
 from ratchet_tx.websocket.codecs.deflate import PerMessageDeflate
+from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
+
+
+class Role(Enum):
+    """
+    Which end of a WebSocket connection a protocol plays.
+
+    The server answers the opening handshake, sends unmasked frames and
+    closes TCP first; the client sends the opening handshake and masked
+    frames, and waits for the server to close TCP.
+    """
+
+    SERVER = "server"
+    CLIENT = "client"
 
 
 class BinaryNotSupported(TypeError):
     """
-    A C{bytes} message was sent to a Hixie-76/75 client.
+    A C{bytes} message was sent to a Hixie-76/75 peer.
 
-    Those drafts have no binary frames.  Sending bytes to such a client raises
+    Those drafts have no binary frames.  Sending bytes to such a peer raises
     this error (which reaches the application's C{onError}) rather than
     guessing an encoding; send C{str}, or check C{conn.version.isHixie}.
     """
 
 
-class HybiFraming:
+Message = str | bytes | bytearray | memoryview
+
+
+def plainMessage(message: object) -> str | bytes:
     """
-    Frames of RFC 6455 and HyBi-07..12.
+    C{message} as exactly C{str} or C{bytes}: a copy for anything else that
+    a WebSocket message may be (a C{str} subclass, C{bytearray},
+    C{memoryview}).
 
-    With permessage-deflate, a connection's frames depend on its own
-    compression history when it keeps context between messages; those are
-    encoded per connection.  Without context takeover they depend only on
-    the parameters (L{PerMessageDeflate.sharedKey}), and are cached per set
-    of parameters like plain frames.
+    @raise TypeError: if C{message} is neither text nor bytes-like.
+    """
+    if isinstance(message, str):
+        return message if type(message) is str else str.__str__(message)
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return message if type(message) is bytes else bytes(message)
+    raise TypeError(f"a WebSocket message is str or bytes, not {type(message).__name__}")
+
+
+class _FrameCache:
+    """
+    The frames of the last message a server-side framing encoded.
+
+    @ivar message: that message: exactly C{str} or C{bytes}, or C{None}.
+    @ivar plain: its uncompressed frame, if built.
+    @ivar compressed: its compressed frames by L{PerMessageDeflate.sharedKey},
+        if any were built.
     """
 
-    __slots__ = ("_compressed", "_lastFrame", "_lastMessage")
-
-    supportsPing = True
+    __slots__ = ("compressed", "message", "plain")
 
     def __init__(self) -> None:
-        self._lastMessage: str | bytes | None = None
-        self._lastFrame = b""
-        self._compressed: dict[object, bytes] = {}
+        self.message: str | bytes | None = None
+        self.plain: bytes | None = None
+        self.compressed: dict[object, bytes] | None = None
+
+    def remember(self, message: object) -> bool:
+        """
+        Make C{message} the remembered one, forgetting the frames of any
+        other.
+
+        @return: whether C{message} may be cached at all (exactly C{str} or
+            C{bytes}); if not, nothing is remembered.
+        """
+        if message is self.message:
+            return True
+        kind = type(message)
+        if kind is not str and kind is not bytes:
+            return False
+        self.message = message  # type: ignore[assignment]
+        self.plain = None
+        self.compressed = None
+        return True
+
+
+class HybiFraming:
+    """
+    Frames of RFC 6455 and HyBi-07..12, for one role.
+
+    With permessage-deflate, a connection that keeps its compression context
+    between messages has frames of its own, encoded per connection; without
+    context takeover a frame depends only on the parameters, and is cached
+    per set of parameters like a plain one.
+    """
+
+    __slots__ = ("_cache", "_maskKey", "role")
+
+    supportsBinary = True
+    supportsPing = True
+
+    def __init__(self, role: Role, maskKey: Callable[[], bytes] | None = None) -> None:
+        """
+        @param maskKey: client role: returns a fresh 4-byte masking key per
+            frame.
+        """
+        self.role = role
+        self._cache = _FrameCache()
+        self._maskKey = (maskKey or _randomMaskKey) if role is Role.CLIENT else None
 
     def decoder(
-        self, maxFrameSize: int, maxMessageSize: int, deflate: PerMessageDeflate | None = None
+        self, *, maxFrameSize: int, maxMessageSize: int, deflate: PerMessageDeflate | None = None
     ) -> hybi.FrameDecoder:
+        """A decoder for the frames the peer sends (masked from a client)."""
         return hybi.FrameDecoder(
-            maxFrameSize=maxFrameSize, maxMessageSize=maxMessageSize, deflate=deflate
+            maxFrameSize=maxFrameSize,
+            maxMessageSize=maxMessageSize,
+            expectMasked=self.role is Role.SERVER,
+            deflate=deflate,
         )
 
-    def encode(self, message: str | bytes, deflate: PerMessageDeflate | None = None) -> bytes:
+    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
+        """
+        The frame of a whole message: C{str} as text, bytes-like as binary.
+
+        @param deflate: the connection's permessage-deflate, if agreed.
+        """
+        maskKey = self._maskKey
+        if maskKey is not None:
+            return hybi.encodeMessage(plainMessage(message), deflate, mask=maskKey())
         if deflate is not None:
             return self._encodeCompressed(message, deflate)
-        if message is self._lastMessage:
-            return self._lastFrame
+        cache = self._cache
+        if message is cache.message:
+            frame = cache.plain
+            if frame is not None:
+                return frame
         kind = type(message)
         if kind is str:
             frame = hybi.encodeText(message)  # type: ignore[arg-type]
         elif kind is bytes:
             frame = hybi.encodeBinary(message)  # type: ignore[arg-type]
-        elif isinstance(message, str):
-            return hybi.encodeText(str(message))
-        elif isinstance(message, (bytes, bytearray, memoryview)):
-            # Mutable or a subclass: never cached, its content may change
-            # between sends.
-            return hybi.encodeBinary(bytes(message))
         else:
-            raise TypeError(f"a WebSocket message is str or bytes, not {kind.__name__}")
-        self._lastMessage = message
-        self._lastFrame = frame
-        if self._compressed:
-            self._compressed.clear()
+            return hybi.encodeMessage(plainMessage(message))
+        cache.remember(message)
+        cache.plain = frame
         return frame
 
-    def _encodeCompressed(self, message: str | bytes, deflate: PerMessageDeflate) -> bytes:
+    def _encodeCompressed(self, message: Message, deflate: PerMessageDeflate) -> bytes:
         key = deflate.sharedKey
-        if key is None:
-            return hybi.encodeMessage(_plain(message), deflate)
-        if message is not self._lastMessage or type(message) not in (str, bytes):
-            self.encode(message)  # makes it the cached message
-        frame = self._compressed.get(key)
+        cache = self._cache
+        if key is None or not cache.remember(message):
+            return hybi.encodeMessage(plainMessage(message), deflate)
+        frames = cache.compressed
+        if frames is None:
+            frames = cache.compressed = {}
+        frame = frames.get(key)
         if frame is None:
-            frame = self._compressed[key] = hybi.encodeMessage(_plain(message), deflate)
+            frame = frames[key] = hybi.encodeMessage(message, deflate)  # type: ignore[arg-type]
         return frame
 
     def encodeClose(self, code: int | None, reason: str) -> bytes:
-        return hybi.encodeClose(code, reason)
+        return hybi.encodeClose(code, reason, mask=self._mask())
 
     def encodePing(self, payload: bytes) -> bytes:
-        return hybi.encodePing(payload)
+        return hybi.encodePing(payload, mask=self._mask())
 
     def encodePong(self, payload: bytes) -> bytes:
-        return hybi.encodePong(payload)
+        return hybi.encodePong(payload, mask=self._mask())
+
+    def _mask(self) -> bytes | None:
+        maskKey = self._maskKey
+        return None if maskKey is None else maskKey()
 
 
-def _plain(message: str | bytes) -> str | bytes:
-    """C{message} as exactly C{str} or C{bytes}."""
-    if isinstance(message, str):
-        return str(message)
-    if isinstance(message, (bytes, bytearray, memoryview)):
-        return bytes(message)
-    raise TypeError(f"a WebSocket message is str or bytes, not {type(message).__name__}")
+def _randomMaskKey() -> bytes:
+    return os.urandom(hybi.MASK_KEY_SIZE)
 
 
 class HixieFraming:
-    """Frames of Hixie-76 and Hixie-75: text only, no ping, a bare close."""
+    """
+    Frames of Hixie-76 and Hixie-75, the same from either end: text only, no
+    ping, a bare close (Hixie-76 only).
+    """
 
-    __slots__ = ("_lastFrame", "_lastMessage")
+    __slots__ = ("_cache", "role")
 
+    supportsBinary = False
     supportsPing = False
 
-    def __init__(self) -> None:
-        self._lastMessage: str | None = None
-        self._lastFrame = b""
+    def __init__(self, role: Role) -> None:
+        self.role = role
+        self._cache = _FrameCache()
 
     def decoder(
-        self, maxFrameSize: int, maxMessageSize: int, deflate: None = None
+        self, *, maxFrameSize: int, maxMessageSize: int, deflate: None = None
     ) -> hixie.HixieDecoder:
+        """A decoder for the peer's frames (Hixie frames have no frame limit of their own)."""
         return hixie.HixieDecoder(maxMessageSize=maxMessageSize)
 
-    def encode(self, message: str | bytes, deflate: None = None) -> bytes:
-        if message is self._lastMessage:
-            return self._lastFrame
+    def encode(self, message: Message, deflate: None = None) -> bytes:
+        """
+        The frame of a text message.
+
+        @raise BinaryNotSupported: for bytes-like messages.
+        """
+        cache = self._cache
+        if message is cache.message:
+            frame = cache.plain
+            if frame is not None:
+                return frame
         if type(message) is not str:
             if isinstance(message, str):
-                return hixie.encodeText(str(message))
+                return hixie.encodeText(plainMessage(message))  # type: ignore[arg-type]
             if isinstance(message, (bytes, bytearray, memoryview)):
                 raise BinaryNotSupported(
-                    "Hixie-76/75 clients cannot receive binary messages; send str"
+                    "Hixie-76/75 peers cannot receive binary messages; send str"
                 )
             raise TypeError(f"a WebSocket message is str or bytes, not {type(message).__name__}")
         frame = hixie.encodeText(message)
-        self._lastMessage = message
-        self._lastFrame = frame
+        if self.role is Role.SERVER:
+            cache.remember(message)
+            cache.plain = frame
         return frame
 
     def encodeClose(self, code: int | None, reason: str) -> bytes:
         return hixie.CLOSE_FRAME
+
+
+Framing = HybiFraming | HixieFraming
+
+
+class Framings:
+    """
+    The two frame formats for one role, shared by many connections so that
+    a message sent to all of them is framed once per format.
+    """
+
+    __slots__ = ("hixie", "hybi")
+
+    def __init__(self, role: Role) -> None:
+        self.hybi = HybiFraming(role)
+        self.hixie = HixieFraming(role)
+
+    def forVersion(self, version: WebSocketVersion) -> Framing:
+        """The frame format C{version} speaks."""
+        return self.hixie if version.isHixie else self.hybi

@@ -16,9 +16,8 @@ from zope.interface import implementer
 from ratchet_tx.interfaces import IApplication, IConnection
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
 from ratchet_tx.websocket.codecs.errors import HandshakeError
-from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
 from ratchet_tx.websocket.connection import WebSocketConnection
-from ratchet_tx.websocket.framing import HixieFraming, HybiFraming
+from ratchet_tx.websocket.framing import Framings, Role
 from ratchet_tx.websocket.settings import Settings
 
 if TYPE_CHECKING:
@@ -77,16 +76,14 @@ class WebSocket:
             app, "onHandshake", None
         )
         self._clock = clock
-        self._hybi = HybiFraming()
-        self._hixie = HixieFraming()
+        #: The frame formats of this layer's connections: a message sent to
+        #: many of them is framed once per format.
+        self.framings = Framings(Role.SERVER)
         self._connections: dict[IConnection, WebSocketConnection] = {}
         self._open: set[WebSocketConnection] = set()
         self._admitted = 0
         self._perAddress: dict[str, int] = {}
         self._heartbeat: LoopingCall | None = None
-        # While a read is handled: the connections that were sent something
-        # (see WebSocketConnection.send); None otherwise.
-        self._pendingWrites: list[WebSocketConnection] | None = None
 
     @property
     def clock(self) -> IReactorTime:
@@ -100,10 +97,6 @@ class WebSocket:
     def connections(self) -> frozenset[WebSocketConnection]:
         """Every connection whose opening handshake has completed."""
         return frozenset(self._open)
-
-    def framingFor(self, version: WebSocketVersion) -> HybiFraming | HixieFraming:
-        """The frame format (shared by all connections) of C{version}."""
-        return self._hixie if version.isHixie else self._hybi
 
     # IApplication, as seen from the layer below (bytes).
 
@@ -132,7 +125,7 @@ class WebSocket:
         ws = self._connections.get(conn)
         try:
             if ws is not None:
-                ws._fail(CloseCode.INTERNAL_ERROR, "internal error")
+                ws.fail(CloseCode.INTERNAL_ERROR, "internal error")
             else:
                 conn.close()
         except Exception:
@@ -160,7 +153,8 @@ class WebSocket:
         self._admitted += 1
         self._perAddress[host] = fromHost + 1
 
-    def _release(self, host: str) -> None:
+    def release(self, host: str) -> None:
+        """A connection L{admit}ted from C{host} is gone."""
         self._admitted -= 1
         remaining = self._perAddress[host] - 1
         if remaining:
@@ -168,16 +162,8 @@ class WebSocket:
         else:
             del self._perAddress[host]
 
-    def _flushPendingWrites(self) -> None:
-        pending, self._pendingWrites = self._pendingWrites, None
-        for ws in pending or ():
-            try:
-                ws._flush()
-            except Exception:
-                log.failure("Sending to {conn!r} failed", conn=ws)
-                ws.abort()
-
-    def _opened(self, ws: WebSocketConnection) -> None:
+    def connectionOpened(self, ws: WebSocketConnection) -> None:
+        """C{ws} completed its opening handshake."""
         self._open.add(ws)
         if self._heartbeat is None:
             period = self._heartbeatPeriod()
@@ -186,12 +172,10 @@ class WebSocket:
                 self._heartbeat.clock = self.clock
                 self._heartbeat.start(period, now=False)
 
-    def _forget(self, ws: WebSocketConnection) -> None:
+    def connectionClosed(self, ws: WebSocketConnection) -> None:
+        """C{ws} is gone."""
         self._connections.pop(ws.wrapped, None)
         self._open.discard(ws)
-        if ws._admittedAs is not None:
-            self._release(ws._admittedAs)
-            ws._admittedAs = None
         if not self._open and self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None

@@ -114,20 +114,27 @@ class MaxConnectionsTests(LimitTestCase):
 
     def test_slotReleasedWhenDroppedBeforeOpen(self) -> None:
         """
-        A Hixie-76 client is admitted on its head, then waits for its key3:
-        dropping it there (or timing out) gives the slot back.
+        A client is admitted once its whole handshake is read (a Hixie-76
+        client's key3 included), before the application's C{onHandshake}
+        decides: dropping it while it waits (or timing out) gives the slot
+        back.
         """
         self.harness(maxConnections=1)
+        self.h.layer.onHandshake = lambda conn: Deferred()
         peer = self.h.connect(transportFrom("192.0.2.1"))
         peer.receive(hixie76Request())
+        self.assertEqual(self.h.layer._admitted, 0)
+        peer.receive(SAMPLE_KEY3)
         self.assertEqual(self.h.layer._admitted, 1)
         peer.transport.reportLost()
         self.assertEqual(self.h.layer._admitted, 0)
         peer = self.h.connect(transportFrom("192.0.2.1"))
-        peer.receive(hixie76Request())
+        peer.receive(hixie76Request() + SAMPLE_KEY3)
+        self.assertEqual(self.h.layer._admitted, 1)
         self.h.clock.advance(self.h.layer.settings.handshakeTimeout)
         self.assertTrue(peer.aborted)
         self.assertNothingHeld()
+        self.h.layer.onHandshake = None
         peer = self.h.connect(transportFrom("192.0.2.1"))
         peer.receive(hixie76Request() + SAMPLE_KEY3)
         self.assertEqual(peer.response().status, 101)

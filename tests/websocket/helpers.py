@@ -201,8 +201,8 @@ class RecordingTransport(StringTransport):
         super().write(data)
 
     def writeSequence(self, data: Iterable[bytes]) -> None:
-        for piece in data:
-            self.write(piece)
+        # One call, one write, as on a real transport.
+        self.write(b"".join(data))
 
     def loseConnection(self) -> None:
         self.loseConnectionCalls += 1

@@ -557,7 +557,7 @@ class LayerFailureTests(SynchronousTestCase):
         victim, bystander = harness.open(), harness.open()
         victim.frames()
         bystander.frames()
-        victim.conn._decoder = Exploding()
+        victim.conn.protocol._decoder = Exploding()
         victim.sendText("x")
         self.assertEqual(victim.frames(), [Close(1011, "internal error")])
         self.assertTrue(victim.closed)

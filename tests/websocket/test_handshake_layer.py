@@ -206,7 +206,7 @@ class HixieVersionTests(SynchronousTestCase):
             peer = harness.connect()
             peer.receive(hixie76Request())
             self.assertEqual(peer.output(), b"")
-            self.assertIs(peer.conn.phase, State.KEY3)
+            self.assertIs(peer.conn.phase, State.CONNECTING)
             self.assertEqual(harness.app.callbacks(), [])
             pieces = [SAMPLE_KEY3[at : at + size] for at in range(0, 8, size)]
             for piece in pieces[:-1]:
@@ -608,7 +608,7 @@ class HandshakeHookTests(SynchronousTestCase):
         peer = harness.connect()
         peer.receive(hybiRequest())
         self.assertEqual(peer.output(), b"")
-        self.assertIs(peer.conn.phase, State.ACCEPTING)
+        self.assertIs(peer.conn.phase, State.HANDSHAKE)
         pending.errback(HandshakeError(401, "token expired"))
         self.assertEqual(peer.response().status, 401)
         self.assertTrue(peer.closed)
@@ -763,7 +763,7 @@ class ConnectionAttributeTests(SynchronousTestCase):
         self.assertEqual((conn.path, conn.query, conn.cookies), ("", "", {}))
         self.assertIsNone(conn.headers)
         self.assertIsNone(conn.origin)
-        self.assertIs(conn.phase, State.HANDSHAKE)
+        self.assertIs(conn.phase, State.CONNECTING)
 
 
 class HookChoosesBadSubprotocolTests(SynchronousTestCase):
@@ -810,7 +810,7 @@ class IdleConnectionTests(SynchronousTestCase):
         harness = Harness()
         peer = harness.open(self.REQUEST)
         conn = peer.conn
-        self.assertIsNone(conn._opening)
+        self.assertIsNone(conn.protocol._opening)
         self.assertEqual(conn.path, "/room/1")
         self.assertEqual(conn.query, "user=ann")
         self.assertEqual(conn.origin, "https://a.example")
@@ -824,7 +824,7 @@ class IdleConnectionTests(SynchronousTestCase):
         harness = Harness()
         peer = harness.openHixie76()
         conn = peer.conn
-        self.assertIsNone(conn._opening)
+        self.assertIsNone(conn.protocol._opening)
         self.assertIs(conn.version, V.HIXIE_76)
         self.assertIs(conn.opening.version, V.HIXIE_76)
         self.assertEqual(conn.opening.key3Length, 8)
@@ -832,7 +832,7 @@ class IdleConnectionTests(SynchronousTestCase):
     def test_decoderMadeByTheFirstFrame(self) -> None:
         harness = Harness()
         peer = harness.open()
-        self.assertIsNone(peer.conn._decoder)
+        self.assertIsNone(peer.conn.protocol._decoder)
         peer.receive(textFrame("hello"))
-        self.assertIsNotNone(peer.conn._decoder)
+        self.assertIsNotNone(peer.conn.protocol._decoder)
         self.assertEqual([e[2] for e in harness.app.events if e[0] == "onMessage"], ["hello"])

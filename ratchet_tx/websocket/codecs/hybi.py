@@ -581,11 +581,12 @@ def encodeBinary(data: bytes) -> bytes:
     return _header(FIN | _BINARY, 0, length) + data
 
 
-def encodeMessage(message: str | bytes, deflate: PerMessageDeflate | None = None) -> bytes:
+def encodeMessage(
+    message: str | bytes, deflate: PerMessageDeflate | None = None, mask: bytes | None = None
+) -> bytes:
     """
-    Build an unmasked frame holding a whole message (server to client),
-    compressed if permessage-deflate is agreed and the message is long
-    enough.
+    Build a frame holding a whole message, compressed if permessage-deflate
+    is agreed and the message is long enough.
 
     @param message: C{str} for a text message, C{bytes} for a binary one.
     @param deflate: the connection's permessage-deflate, or C{None}.  A
@@ -593,6 +594,8 @@ def encodeMessage(message: str | bytes, deflate: PerMessageDeflate | None = None
         and sent with RSV1 set.  Without context takeover, the frame may be
         sent to every connection whose L{PerMessageDeflate.sharedKey} is the
         same.
+    @param mask: the masking key of a client's frame, or C{None} for a
+        server's unmasked frame.
     @return: the frame's bytes.
     """
     if isinstance(message, str):
@@ -604,38 +607,43 @@ def encodeMessage(message: str | bytes, deflate: PerMessageDeflate | None = None
     if deflate is not None and len(payload) >= deflate.minSize:
         payload = deflate.compress(payload)
         b0 |= _COMPRESSED
-    return _header(b0, 0, len(payload)) + payload
+    if mask is None:
+        return _header(b0, 0, len(payload)) + payload
+    return _header(b0, MASK_BIT, len(payload)) + mask + applyMask(payload, mask)
 
 
-def _encodeControl(opcode: int, payload: bytes) -> bytes:
+def _encodeControl(opcode: int, payload: bytes, mask: bytes | None) -> bytes:
     if len(payload) > MAX_PAYLOAD_NORMAL:
         raise ValueError(
             f"control frame payload of {len(payload)} bytes, over {MAX_PAYLOAD_NORMAL}"
         )
-    return bytes((FIN | opcode, len(payload))) + payload
+    if mask is None:
+        return bytes((FIN | opcode, len(payload))) + payload
+    return bytes((FIN | opcode, MASK_BIT | len(payload))) + mask + applyMask(payload, mask)
 
 
-def encodePing(payload: bytes = b"") -> bytes:
+def encodePing(payload: bytes = b"", *, mask: bytes | None = None) -> bytes:
     """
-    Build an unmasked PING frame.
+    Build a PING frame, masked with C{mask} if given (a client's).
 
     @raise ValueError: C{payload} is over 125 bytes.
     """
-    return _encodeControl(_PING, payload)
+    return _encodeControl(_PING, payload, mask)
 
 
-def encodePong(payload: bytes = b"") -> bytes:
+def encodePong(payload: bytes = b"", *, mask: bytes | None = None) -> bytes:
     """
-    Build an unmasked PONG frame, the answer to a PING with C{payload}.
+    Build a PONG frame, the answer to a PING with C{payload}, masked with
+    C{mask} if given (a client's).
 
     @raise ValueError: C{payload} is over 125 bytes.
     """
-    return _encodeControl(_PONG, payload)
+    return _encodeControl(_PONG, payload, mask)
 
 
-def encodeClose(code: int | None = None, reason: str = "") -> bytes:
+def encodeClose(code: int | None = None, reason: str = "", *, mask: bytes | None = None) -> bytes:
     """
-    Build an unmasked CLOSE frame.
+    Build a CLOSE frame, masked with C{mask} if given (a client's).
 
     @param code: the close code, or C{None} for an empty payload.
     @param reason: why; cut to fit in the 125-byte payload, at a character
@@ -647,7 +655,7 @@ def encodeClose(code: int | None = None, reason: str = "") -> bytes:
     if code is None:
         if reason:
             raise ValueError("a close reason needs a close code")
-        return _encodeControl(_CLOSE, b"")
+        return _encodeControl(_CLOSE, b"", mask)
     if not isValidWireCode(code):
         raise ValueError(f"close code {code} may not be sent")
     encoded = reason.encode("utf-8")
@@ -657,4 +665,4 @@ def encodeClose(code: int | None = None, reason: str = "") -> bytes:
         while encoded[cut] & _UTF8_CONTINUATION_MASK == _UTF8_CONTINUATION:
             cut -= 1
         encoded = encoded[:cut]
-    return _encodeControl(_CLOSE, code.to_bytes(CLOSE_CODE_SIZE, "big") + encoded)
+    return _encodeControl(_CLOSE, code.to_bytes(CLOSE_CODE_SIZE, "big") + encoded, mask)
