@@ -34,6 +34,9 @@ from ratchet_tx.websocket import Settings, WebSocket, WebSocketVersion
 from ratchet_tx.websocket.codecs import hybi
 from tests.support.apps import FakeConnection, connectTo
 
+#: The message limit given to decoders where the test needs no other.
+LIMIT = 16 * 2**20
+
 #: The fixed clock of these tests, and the "at" it gives chat messages.
 NOW = 1_700_000_000.25
 NOW_MS = 1_700_000_000_250
@@ -322,7 +325,7 @@ class Client:
         self.version = version
         self.proto, self.transport = connectTo(server, StringTransportWithDisconnection())
         self._read = 0
-        self._decoder = hybi.FrameDecoder(expectMasked=False)
+        self._decoder = hybi.FrameDecoder(maxMessageSize=LIMIT, expectMasked=False)
         if version is WebSocketVersion.HIXIE_76:
             head = (
                 "GET /ws HTTP/1.1\r\nHost: example.com\r\nUpgrade: WebSocket\r\n"
@@ -510,7 +513,7 @@ class DemoResourceTests(SynchronousTestCase):
         )
         head, _, frames = transport.value().partition(b"\r\n\r\n")
         self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
-        welcome, roster = hybi.FrameDecoder(expectMasked=False).feed(frames)
+        welcome, roster = hybi.FrameDecoder(maxMessageSize=LIMIT, expectMasked=False).feed(frames)
         self.assertEqual(json.loads(welcome)["you"]["version"], "rfc6455")
         self.assertEqual(json.loads(roster)["type"], "roster")
         self.assertEqual(len(self.chat.layer.app.clients), 1)

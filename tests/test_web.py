@@ -34,6 +34,9 @@ from tests.websocket.helpers import (
     textFrame,
 )
 
+#: The message limit given to decoders where the test needs no other.
+LIMIT = 16 * 2**20
+
 
 class SiteHarness:
     """A L{Site} with a page at C{/} and an application at C{/chat}."""
@@ -66,7 +69,7 @@ class SiteHarness:
 
 def unmask(data: bytes) -> list[object]:
     """Decode the frames a server sent."""
-    return hybi.FrameDecoder(expectMasked=False).feed(data)
+    return hybi.FrameDecoder(maxMessageSize=LIMIT, expectMasked=False).feed(data)
 
 
 class UpgradeTests(SynchronousTestCase):

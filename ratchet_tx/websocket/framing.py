@@ -139,7 +139,11 @@ class HybiFraming:
         self._maskKey = (maskKey or _randomMaskKey) if role is Role.CLIENT else None
 
     def decoder(
-        self, *, maxFrameSize: int, maxMessageSize: int, deflate: PerMessageDeflate | None = None
+        self,
+        *,
+        maxMessageSize: int,
+        maxFrameSize: int | None = None,
+        deflate: PerMessageDeflate | None = None,
     ) -> hybi.FrameDecoder:
         """A decoder for the frames the peer sends (masked from a client)."""
         return hybi.FrameDecoder(
@@ -223,7 +227,7 @@ class HixieFraming:
         self._cache = _FrameCache()
 
     def decoder(
-        self, *, maxFrameSize: int, maxMessageSize: int, deflate: None = None
+        self, *, maxMessageSize: int, maxFrameSize: int | None = None, deflate: None = None
     ) -> hixie.HixieDecoder:
         """A decoder for the peer's frames (Hixie frames have no frame limit of their own)."""
         return hixie.HixieDecoder(maxMessageSize=maxMessageSize)

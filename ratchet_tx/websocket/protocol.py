@@ -68,7 +68,6 @@ from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
 from ratchet_tx.websocket.codecs.deflate import (
     DeflatePolicy,
     PerMessageDeflate,
-    deflatedSizeBound,
     negotiate,
     parseExtensions,
 )
@@ -214,16 +213,17 @@ class WebSocketProtocol:
         role: Role,
         *,
         maxHandshakeSize: int,
-        maxFrameSize: int,
         maxMessageSize: int,
+        maxFrameSize: int | None = None,
         versions: Iterable[WebSocketVersion] = ALL_VERSIONS,
         framings: Framings | None = None,
     ) -> None:
         """
         @param maxHandshakeSize: the largest opening handshake head read;
             also bounds what a client may send before it is accepted.
-        @param maxFrameSize: the largest frame payload accepted.
         @param maxMessageSize: the largest message accepted (inflated).
+        @param maxFrameSize: the largest frame payload accepted; C{None}: the
+            same as C{maxMessageSize}.
         @param versions: server: the versions accepted.
         @param framings: the frame formats, shared with other connections
             of the same role so that a broadcast is framed once; by default
@@ -416,13 +416,10 @@ class WebSocketProtocol:
         # Made on the first frame bytes: an idle connection does without.
         framing = self._framing
         assert framing is not None
-        maxFrameSize = self._maxFrameSize
-        if self._deflate is not None:
-            # A message that does not compress grows a little when deflated;
-            # the message limit still holds on the inflated size.
-            maxFrameSize = deflatedSizeBound(maxFrameSize)
         decoder = self._decoder = framing.decoder(
-            maxFrameSize=maxFrameSize, maxMessageSize=self._maxMessageSize, deflate=self._deflate
+            maxFrameSize=self._maxFrameSize,
+            maxMessageSize=self._maxMessageSize,
+            deflate=self._deflate,
         )
         return decoder
 

@@ -17,9 +17,8 @@ MiB = 1024 * KiB
 
 #: Largest request head (request line and headers) accepted; beyond: 431.
 DEFAULT_MAX_HANDSHAKE_SIZE = 16 * KiB
-#: Largest single frame payload accepted; beyond: close 1009.
-DEFAULT_MAX_FRAME_SIZE = 1 * MiB
 #: Largest message (all fragments together) accepted; beyond: close 1009.
+#: The largest frame is the same unless C{maxFrameSize} says otherwise.
 DEFAULT_MAX_MESSAGE_SIZE = 1 * MiB
 #: Seconds a client has to complete its opening handshake.
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
@@ -55,9 +54,11 @@ class Settings:
     @ivar requireOrigin: refuse (403) requests that carry no origin when
         C{origins} is set.
     @ivar maxHandshakeSize: see L{DEFAULT_MAX_HANDSHAKE_SIZE}.
-    @ivar maxFrameSize: see L{DEFAULT_MAX_FRAME_SIZE}.
     @ivar maxMessageSize: see L{DEFAULT_MAX_MESSAGE_SIZE}; also bounds Hixie
         frames.
+    @ivar maxFrameSize: the largest single frame payload accepted (beyond:
+        close 1009); C{None}, the default, means the same as
+        C{maxMessageSize}, so raising the message limit raises both.
     @ivar handshakeTimeout: see L{DEFAULT_HANDSHAKE_TIMEOUT}.
     @ivar closeTimeout: see L{DEFAULT_CLOSE_TIMEOUT}.
     @ivar pingInterval: see L{DEFAULT_PING_INTERVAL}; C{None} turns pings off.
@@ -86,8 +87,8 @@ class Settings:
     origins: frozenset[str] | None = None
     requireOrigin: bool = False
     maxHandshakeSize: int = DEFAULT_MAX_HANDSHAKE_SIZE
-    maxFrameSize: int = DEFAULT_MAX_FRAME_SIZE
     maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE
+    maxFrameSize: int | None = None
     handshakeTimeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     closeTimeout: float = DEFAULT_CLOSE_TIMEOUT
     pingInterval: float | None = DEFAULT_PING_INTERVAL
@@ -104,9 +105,11 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.versions:
             raise ValueError("at least one WebSocket version must be enabled")
-        for name in ("maxHandshakeSize", "maxFrameSize", "maxMessageSize"):
+        for name in ("maxHandshakeSize", "maxMessageSize"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.maxFrameSize is not None and self.maxFrameSize <= 0:
+            raise ValueError("maxFrameSize must be positive or None")
         for name in ("handshakeTimeout", "closeTimeout", "pingTimeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

@@ -97,7 +97,7 @@ def serverEvents(data: bytes) -> list:
     """The frames a server sent, decoded (a 101 head in front is skipped)."""
     if data.startswith(b"HTTP/"):
         data = data.split(b"\r\n\r\n", 1)[1]
-    return hybi.FrameDecoder(expectMasked=False).feed(data)
+    return hybi.FrameDecoder(maxMessageSize=2**20, expectMasked=False).feed(data)
 
 
 class HostileTestCase(SynchronousTestCase):

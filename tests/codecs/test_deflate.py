@@ -27,6 +27,7 @@ from ratchet_tx.websocket.codecs.deflate import (
     DEFAULT_MIN_SIZE,
     DeflatePolicy,
     PerMessageDeflate,
+    deflatedSizeBound,
     negotiate,
     parseExtensions,
 )
@@ -40,6 +41,9 @@ from ratchet_tx.websocket.codecs.hybi import (
     encodeFrame,
     encodeMessage,
 )
+
+#: The message limit given to decoders where the test needs no other.
+LIMIT = 16 * 2**20
 
 INVALID_PAYLOAD = 1007
 MESSAGE_TOO_BIG = 1009
@@ -466,7 +470,9 @@ class DeflateDecoderTestCase(SynchronousTestCase):
         C{expected}, in one read, byte by byte, and in a few other sizes.
         """
         for size in sorted({1, 2, 3, 5, 7, 13, len(data) // 2 or 1, len(data) or 1}):
-            decoder = FrameDecoder(deflate=makeDeflate(), **decoderArgs)
+            decoder = FrameDecoder(
+                deflate=makeDeflate(), **{"maxMessageSize": LIMIT, **decoderArgs}
+            )
             events: list[Event] = []
             for start in range(0, len(data), size):
                 events += decoder.feed(data[start : start + size])
@@ -479,7 +485,9 @@ class DeflateDecoderTestCase(SynchronousTestCase):
         A decoder with C{deflate} (a new one by default) fails with C{code}
         on C{data}.
         """
-        decoder = FrameDecoder(deflate=deflate or PerMessageDeflate(), **decoderArgs)
+        decoder = FrameDecoder(
+            deflate=deflate or PerMessageDeflate(), **{"maxMessageSize": LIMIT, **decoderArgs}
+        )
         with self.assertRaises(ProtocolError) as caught:
             decoder.feed(data)
         self.assertEqual(caught.exception.code, code, caught.exception.reason)
@@ -605,7 +613,7 @@ class DecoderTests(DeflateDecoderTestCase):
         for noContext in (True, False):
             sender = PerMessageDeflate(minSize=0, sendNoContextTakeover=noContext)
             receiver = PerMessageDeflate(receiveNoContextTakeover=noContext)
-            decoder = FrameDecoder(deflate=receiver)
+            decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=receiver)
             frame = compressedMessage(sender.compress(b"abc" * 100), Opcode.BINARY)
             self.assertEqual(decoder.feed(frame[:-1]), [])
             self.assertIsNotNone(receiver._decompressor)
@@ -624,7 +632,7 @@ class DecoderTests(DeflateDecoderTestCase):
         Nothing is allocated before the first compressed message.
         """
         deflate = PerMessageDeflate()
-        decoder = FrameDecoder(deflate=deflate)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=deflate)
         self.assertEqual(decoder.feed(encodeFrame(Opcode.TEXT, b"x" * 100, mask=KEY)), ["x" * 100])
         self.assertEqual(encodeMessage("short", deflate), b"\x81\x05short")
         self.assertIsNone(deflate._compressor)
@@ -647,7 +655,10 @@ class DecoderTests(DeflateDecoderTestCase):
         for size in (100, 10_000, 300_000):
             payload = bytes(index * 7919 % 251 for index in range(size))
             frame = encodeMessage(payload, PerMessageDeflate(compressLevel=0))
-            events = FrameDecoder(expectMasked=False, deflate=PerMessageDeflate()).feed(frame)
+            decoder = FrameDecoder(
+                maxMessageSize=LIMIT, expectMasked=False, deflate=PerMessageDeflate()
+            )
+            events = decoder.feed(frame)
             self.assertEqual(events, [payload])
 
 
@@ -674,7 +685,7 @@ class ErrorTests(DeflateDecoderTestCase):
         first = compressedMessage(sender.compress(block), Opcode.BINARY)
         second = compressedMessage(sender.compress(block), Opcode.BINARY)
         self.assertLess(len(second), 100)
-        decoder = FrameDecoder(deflate=PerMessageDeflate(receiveWindowBits=9))
+        decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=PerMessageDeflate(receiveWindowBits=9))
         self.assertEqual(decoder.feed(first), [block])
         with self.assertRaises(ProtocolError) as caught:
             decoder.feed(second)
@@ -732,7 +743,8 @@ class SizeLimitTests(DeflateDecoderTestCase):
         """
         A compressed message longer on the wire than the limit (stored
         blocks add a few bytes) is accepted if it inflates within it; each
-        frame is still held to the limits.
+        frame is still held to the frame limit, plus what deflating adds to
+        data that does not compress (L{deflatedSizeBound}).
         """
         payload = bytes(range(100))
         compressed = rawDeflate(payload, level=0)
@@ -742,8 +754,9 @@ class SizeLimitTests(DeflateDecoderTestCase):
         self.assertInflates(
             compressedMessage(compressed, Opcode.BINARY), [payload], maxMessageSize=100
         )
+        self.assertLess(deflatedSizeBound(40), len(compressed))
         self.assertFails(
-            compressedMessage(compressed, Opcode.BINARY), 1009, maxMessageSize=100, maxFrameSize=100
+            compressedMessage(compressed, Opcode.BINARY), 1009, maxMessageSize=100, maxFrameSize=40
         )
 
     def test_zipBomb(self) -> None:
@@ -818,7 +831,7 @@ class SharedCompressionTests(SynchronousTestCase):
         frame = encodeMessage(message, sender)
         for history in (0, 1, 5):
             receiver = PerMessageDeflate(receiveNoContextTakeover=True)
-            decoder = FrameDecoder(expectMasked=False, deflate=receiver)
+            decoder = FrameDecoder(maxMessageSize=LIMIT, expectMasked=False, deflate=receiver)
             for _ in range(history):
                 self.assertEqual(decoder.feed(encodeMessage(message, sender)), [message])
             self.assertEqual(decoder.feed(frame), [message])
@@ -859,7 +872,9 @@ class InteropTests(SynchronousTestCase):
         final = zlib.compressobj(6, zlib.DEFLATED, -15)
         streams.append(final.compress(payload) + final.flush(zlib.Z_FINISH) + b"\x00")
         for compressed in streams:
-            decoder = FrameDecoder(deflate=PerMessageDeflate(receiveNoContextTakeover=True))
+            decoder = FrameDecoder(
+                maxMessageSize=LIMIT, deflate=PerMessageDeflate(receiveNoContextTakeover=True)
+            )
             frames = compressedMessage(compressed, Opcode.BINARY)
             self.assertEqual(decoder.feed(frames + frames), [payload, payload])
 
@@ -875,7 +890,7 @@ class InteropTests(SynchronousTestCase):
         receiver = PerMessageDeflate(receiveWindowBits=8)
         # zlib checks distances against its window only across calls, so
         # the decoder is fed small reads.
-        decoder = FrameDecoder(expectMasked=False, deflate=receiver)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, expectMasked=False, deflate=receiver)
         decompressor = zlib.decompressobj(-8)
         for _ in range(3):
             compressed = sender.compress(payload)
@@ -942,7 +957,7 @@ class InteropTests(SynchronousTestCase):
                 self.exchange(theirs, ours, messages)
 
     def exchange(self, theirs: Any, ours: PerMessageDeflate, messages: list[str]) -> None:
-        decoder = FrameDecoder(deflate=ours)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=ours)
         for message in messages:
             frame = Frame(WsOpcode.TEXT, message.encode())
             wire = frame.serialize(mask=True, extensions=[theirs])
@@ -1032,7 +1047,7 @@ class RoundTripTests(SynchronousTestCase):
 
         wire = b"".join(frames)
         reads = sorted(data.draw(st.lists(st.integers(0, len(wire)))))
-        decoder = FrameDecoder(deflate=server)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=server)
         received: list[Event] = []
         for start, stop in pairwise([0, *reads, len(wire)]):
             received += decoder.feed(wire[start:stop])
@@ -1058,7 +1073,7 @@ class RoundTripTests(SynchronousTestCase):
         client = peerOf(server)
         wire = b"".join(encodeMessage(message, server) for message in sent)
         reads = sorted(data.draw(st.lists(st.integers(0, len(wire)))))
-        decoder = FrameDecoder(expectMasked=False, deflate=client)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, expectMasked=False, deflate=client)
         received: list[Event] = []
         for start, stop in pairwise([0, *reads, len(wire)]):
             received += decoder.feed(wire[start:stop])

@@ -20,6 +20,9 @@ from ratchet_tx.websocket.codecs.hixie import (
     keyNumber,
 )
 
+#: The message limit given to decoders where the test needs no other.
+LIMIT = 16 * 2**20
+
 # draft-hixie-thewebsocketprotocol-76 section 1.3 (the opening handshake).
 DRAFT_KEY1 = "4 @1  46546xW%0l 1 5"
 DRAFT_KEY2 = "12998 5 Y3 1  .P00"
@@ -170,17 +173,18 @@ class DecoderTests(SynchronousTestCase):
     """
 
     def test_textFrame(self) -> None:
-        self.assertEqual(HixieDecoder().feed(b"\x00hello\xff"), ["hello"])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(b"\x00hello\xff"), ["hello"])
 
     def test_emptyFrame(self) -> None:
-        self.assertEqual(HixieDecoder().feed(b"\x00\xff"), [""])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(b"\x00\xff"), [""])
 
     def test_manyFramesInOneRead(self) -> None:
         data = b"".join(encodeText(str(n)) for n in range(1000))
-        self.assertEqual(HixieDecoder().feed(data), [str(n) for n in range(1000)])
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
+        self.assertEqual(decoder.feed(data), [str(n) for n in range(1000)])
 
     def test_nothing(self) -> None:
-        self.assertEqual(HixieDecoder().feed(b""), [])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(b""), [])
 
     def test_everyChunkSize(self) -> None:
         """
@@ -190,7 +194,7 @@ class DecoderTests(SynchronousTestCase):
         for size in range(1, len(data) + 1):
             pieces = [data[i : i + size] for i in range(0, len(data), size)]
             self.assertEqual(
-                feedAll(HixieDecoder(), pieces),
+                feedAll(HixieDecoder(maxMessageSize=LIMIT), pieces),
                 ["caf\u00e9 \U0001f600", "", "x"],
                 f"chunk size {size}",
             )
@@ -199,28 +203,30 @@ class DecoderTests(SynchronousTestCase):
         """
         A character split across reads is decoded whole.
         """
-        decoder = HixieDecoder()
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
         self.assertEqual(decoder.feed(b"\x00\xe2\x82"), [])
         self.assertEqual(decoder.feed(b"\xac\xff"), ["\u20ac"])
 
     def test_acceptsBytesLike(self) -> None:
-        decoder = HixieDecoder()
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
         self.assertEqual(decoder.feed(bytearray(b"\x00a\xff")), ["a"])
         self.assertEqual(decoder.feed(memoryview(b"\x00b\xff")), ["b"])
 
     def test_invalidUtf8(self) -> None:
-        error = self.assertRaises(ProtocolError, HixieDecoder().feed, b"\x00\xc3\x28\xff")
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
+        error = self.assertRaises(ProtocolError, decoder.feed, b"\x00\xc3\x28\xff")
         self.assertEqual(error.code, 1007)
 
     def test_surrogateIsInvalid(self) -> None:
         """
         UTF-8 encoded surrogates are not UTF-8 (RFC 3629).
         """
-        error = self.assertRaises(ProtocolError, HixieDecoder().feed, b"\x00\xed\xa0\x80\xff")
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
+        error = self.assertRaises(ProtocolError, decoder.feed, b"\x00\xed\xa0\x80\xff")
         self.assertEqual(error.code, 1007)
 
     def test_invalidUtf8AcrossReads(self) -> None:
-        decoder = HixieDecoder()
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
         self.assertEqual(decoder.feed(b"\x00ok\xc3"), [])
         error = self.assertRaises(ProtocolError, decoder.feed, b"\x28\xff")
         self.assertEqual(error.code, 1007)
@@ -230,7 +236,7 @@ class DecoderTests(SynchronousTestCase):
         After an error every feed raises the same error, and the messages
         that came whole before the bad bytes ride on the first one.
         """
-        decoder = HixieDecoder()
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
         first = self.assertRaises(ProtocolError, decoder.feed, b"\x00ok\xff\x00\xfe\xff")
         second = self.assertRaises(ProtocolError, decoder.feed, b"\x00fine\xff")
         self.assertEqual(list(first.events), ["ok"])
@@ -244,29 +250,29 @@ class CloseTests(SynchronousTestCase):
     """
 
     def test_close(self) -> None:
-        self.assertEqual(HixieDecoder().feed(CLOSE_FRAME), [Close()])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(CLOSE_FRAME), [Close()])
 
     def test_closeHasNoCode(self) -> None:
-        (close,) = HixieDecoder().feed(CLOSE_FRAME)
+        (close,) = HixieDecoder(maxMessageSize=LIMIT).feed(CLOSE_FRAME)
         self.assertIsNone(close.code)
         self.assertEqual(close.reason, "")
 
     def test_afterMessages(self) -> None:
         data = encodeText("a") + encodeText("b") + CLOSE_FRAME
-        self.assertEqual(HixieDecoder().feed(data), ["a", "b", Close()])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(data), ["a", "b", Close()])
 
     def test_trailingGarbage(self) -> None:
         """
         Bytes after the close, valid or not, are ignored, now and later.
         """
-        decoder = HixieDecoder()
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
         data = encodeText("a") + CLOSE_FRAME + b"\x00\xc3\x28\xff" + encodeText("b")
         self.assertEqual(decoder.feed(data), ["a", Close()])
         self.assertEqual(decoder.feed(b"\x00\xfe\xff\x81"), [])
         self.assertEqual(decoder.feed(encodeText("c")), [])
 
     def test_split(self) -> None:
-        decoder = HixieDecoder()
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
         self.assertEqual(decoder.feed(b"\xff"), [])
         self.assertEqual(decoder.feed(b"\x00garbage"), [Close()])
 
@@ -274,13 +280,13 @@ class CloseTests(SynchronousTestCase):
         """
         Type C{0xFF} with a zero length spelled in two bytes also closes.
         """
-        self.assertEqual(HixieDecoder().feed(b"\xff\x80\x00"), [Close()])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(b"\xff\x80\x00"), [Close()])
 
     def test_otherZeroLengthFrame(self) -> None:
         """
         Another high type with length 0 is an empty frame, discarded.
         """
-        self.assertEqual(HixieDecoder().feed(b"\x80\x00\x00a\xff"), ["a"])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(b"\x80\x00\x00a\xff"), ["a"])
 
 
 class DiscardTests(SynchronousTestCase):
@@ -290,7 +296,7 @@ class DiscardTests(SynchronousTestCase):
 
     def test_lengthPrefixed(self) -> None:
         data = b"\x80\x03abc" + encodeText("kept")
-        self.assertEqual(HixieDecoder().feed(data), ["kept"])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(data), ["kept"])
 
     def test_lengthBodyMayHoldSentinels(self) -> None:
         """
@@ -298,27 +304,28 @@ class DiscardTests(SynchronousTestCase):
         and C{0xFF} inside it mean nothing.
         """
         data = b"\x81\x04\x00\xff\xff\x00" + encodeText("kept")
-        self.assertEqual(HixieDecoder().feed(data), ["kept"])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(data), ["kept"])
 
     def test_multiByteLength(self) -> None:
         """
         C{0x81 0x00} is 128 (big-endian groups of seven bits).
         """
         data = b"\x82\x81\x00" + b"\xff" * 128 + encodeText("kept")
-        self.assertEqual(HixieDecoder().feed(data), ["kept"])
+        self.assertEqual(HixieDecoder(maxMessageSize=LIMIT).feed(data), ["kept"])
 
     def test_lengthPrefixedEveryChunkSize(self) -> None:
         data = encodeText("a") + b"\x82\x81\x00" + b"\x00" * 128 + encodeText("b")
         for size in range(1, len(data) + 1):
             pieces = [data[i : i + size] for i in range(0, len(data), size)]
-            self.assertEqual(feedAll(HixieDecoder(), pieces), ["a", "b"], f"size {size}")
+            decoder = HixieDecoder(maxMessageSize=LIMIT)
+            self.assertEqual(feedAll(decoder, pieces), ["a", "b"], f"size {size}")
 
     def test_otherSentinelTypes(self) -> None:
         """
         Types C{0x01}-C{0x7F} run to the next C{0xFF} and are discarded.
         """
         data = b"\x01junk\xff\x7f\xff" + encodeText("kept") + b"\x42more"
-        decoder = HixieDecoder()
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
         self.assertEqual(decoder.feed(data), ["kept"])
         self.assertEqual(decoder.feed(b" junk\xff" + encodeText("next")), ["next"])
 
@@ -366,7 +373,8 @@ class LimitTests(SynchronousTestCase):
         """
         A length of endless zero groups is bounded too.
         """
-        error = self.assertRaises(ProtocolError, HixieDecoder().feed, b"\x80" * 100)
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
+        error = self.assertRaises(ProtocolError, decoder.feed, b"\x80" * 100)
         self.assertEqual(error.code, 1002)
 
     def test_limitAppliesToEachMessage(self) -> None:
@@ -387,7 +395,7 @@ class PropertyTests(SynchronousTestCase):
         themselves.
         """
         data = b"".join(encodeText(message) for message in messages)
-        self.assertEqual(feedAll(HixieDecoder(), chunked(data, cuts)), messages)
+        self.assertEqual(feedAll(HixieDecoder(maxMessageSize=LIMIT), chunked(data, cuts)), messages)
 
     @given(st.lists(st.text()), st.binary(), st.lists(st.integers(min_value=0)))
     def test_closeEndsStream(self, messages: list[str], garbage: bytes, cuts: list[int]) -> None:
@@ -395,7 +403,8 @@ class PropertyTests(SynchronousTestCase):
         Messages then a close then anything: the messages and one close.
         """
         data = b"".join(encodeText(m) for m in messages) + CLOSE_FRAME + garbage
-        self.assertEqual(feedAll(HixieDecoder(), chunked(data, cuts)), [*messages, Close()])
+        decoder = HixieDecoder(maxMessageSize=LIMIT)
+        self.assertEqual(feedAll(decoder, chunked(data, cuts)), [*messages, Close()])
 
     @given(st.lists(st.binary()), st.integers(min_value=0, max_value=64))
     def test_onlyProtocolErrors(self, pieces: list[bytes], limit: int) -> None:

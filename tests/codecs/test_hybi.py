@@ -34,6 +34,9 @@ from ratchet_tx.websocket.codecs.hybi import (
     pythonApplyMask,
 )
 
+#: The message limit given to decoders where the test needs no other.
+LIMIT = 16 * 2**20
+
 PROTOCOL_ERROR = 1002
 INVALID_PAYLOAD = 1007
 MESSAGE_TOO_BIG = 1009
@@ -86,6 +89,7 @@ class DecoderTestCase(SynchronousTestCase):
         into reads.
         """
         for size in chunkSizes(len(data)):
+            decoderArgs.setdefault("maxMessageSize", LIMIT)
             events = feedChunks(FrameDecoder(**decoderArgs), data, size)
             self.assertEqual(events, expected, f"fed {size} bytes at a time")
 
@@ -112,6 +116,8 @@ class DecoderTestCase(SynchronousTestCase):
 
         @param withDeflate: give each decoder a new L{PerMessageDeflate}.
         """
+
+        decoderArgs.setdefault("maxMessageSize", LIMIT)
 
         def newDecoder() -> FrameDecoder:
             if withDeflate:
@@ -229,7 +235,7 @@ class DecodingTests(DecoderTestCase):
 
     def test_manyFramesInOneRead(self) -> None:
         data = masked(Opcode.TEXT, b"one") + masked(Opcode.BINARY, b"two")
-        self.assertEqual(FrameDecoder().feed(data), ["one", b"two"])
+        self.assertEqual(FrameDecoder(maxMessageSize=LIMIT).feed(data), ["one", b"two"])
         self.assertDecodes(data, ["one", b"two"])
 
     def test_emptyMessages(self) -> None:
@@ -259,7 +265,7 @@ class DecodingTests(DecoderTestCase):
         payload = bytes(range(256)) * 8
         frame = masked(Opcode.BINARY, payload)
         for cut in range(8, 20):
-            decoder = FrameDecoder()
+            decoder = FrameDecoder(maxMessageSize=LIMIT)
             self.assertEqual(decoder.feed(frame[:cut]), [])
             self.assertEqual(decoder.feed(frame[cut:]), [payload])
 
@@ -280,7 +286,7 @@ class DecodingTests(DecoderTestCase):
         After a close frame, the rest of the read and later reads are
         ignored, even if invalid.
         """
-        decoder = FrameDecoder()
+        decoder = FrameDecoder(maxMessageSize=LIMIT)
         self.assertEqual(
             decoder.feed(masked(Opcode.TEXT, b"a") + masked(Opcode.CLOSE) + b"\xff\xff"),
             ["a", Close(None, "")],
@@ -297,7 +303,7 @@ class DecodingTests(DecoderTestCase):
         for opcode, expected in [(Opcode.TEXT, "Hello"), (Opcode.BINARY, b"Hello")]:
             frame = masked(opcode, compressed, rsv=RSV1)
             for size in chunkSizes(len(frame)):
-                decoder = FrameDecoder(deflate=PerMessageDeflate())
+                decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=PerMessageDeflate())
                 self.assertEqual(feedChunks(decoder, frame, size), [expected])
 
     def test_uncompressedWithDeflate(self) -> None:
@@ -307,7 +313,7 @@ class DecodingTests(DecoderTestCase):
         data = masked(Opcode.TEXT, b"one") + masked(Opcode.BINARY, b"two", fin=False)
         data += masked(Opcode.CONTINUATION, b"!")
         for size in chunkSizes(len(data)):
-            decoder = FrameDecoder(deflate=PerMessageDeflate())
+            decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=PerMessageDeflate())
             self.assertEqual(feedChunks(decoder, data, size), ["one", b"two!"])
 
     def test_limitsReached(self) -> None:
@@ -328,7 +334,7 @@ class DecodingTests(DecoderTestCase):
             + masked(Opcode.PING, b"p" * 125)
             + masked(Opcode.TEXT, b"t" * 300)
         )
-        decoder = FrameDecoder()
+        decoder = FrameDecoder(maxMessageSize=LIMIT)
         for index in range(len(data)):
             decoder.feed(data[index : index + 1])
             self.assertLessEqual(len(decoder._buffer), _MAX_BUFFERED)
@@ -382,7 +388,7 @@ class ProtocolErrorTests(DecoderTestCase):
         """
         for opcode in (Opcode.PING, Opcode.PONG, Opcode.CLOSE):
             frame = masked(opcode, b"\x03\xe8" + b"x" * 124)
-            self.assertCloses(FrameDecoder(), frame[:2], PROTOCOL_ERROR)
+            self.assertCloses(FrameDecoder(maxMessageSize=LIMIT), frame[:2], PROTOCOL_ERROR)
             self.assertAlwaysCloses(frame, PROTOCOL_ERROR)
 
     def test_continuationWithoutMessage(self) -> None:
@@ -406,13 +412,13 @@ class ProtocolErrorTests(DecoderTestCase):
 
     def test_64BitLengthTopBitSet(self) -> None:
         header = b"\x82\xff" + (2**63).to_bytes(8, "big")
-        self.assertCloses(FrameDecoder(), header, PROTOCOL_ERROR)
+        self.assertCloses(FrameDecoder(maxMessageSize=LIMIT), header, PROTOCOL_ERROR)
 
     def test_deadAfterError(self) -> None:
         """
         After an error every read fails the same way, even a valid one.
         """
-        decoder = FrameDecoder()
+        decoder = FrameDecoder(maxMessageSize=LIMIT)
         error = self.assertCloses(decoder, masked(Opcode.CONTINUATION), PROTOCOL_ERROR)
         for data in (b"", masked(Opcode.TEXT, b"fine")):
             with self.assertRaises(ProtocolError) as caught:
@@ -426,7 +432,7 @@ class ProtocolErrorTests(DecoderTestCase):
         (Autobahn case 4.1.3: a message, a reserved opcode, then a ping).
         """
         data = masked(Opcode.TEXT, b"Hello, world!") + masked(5) + masked(Opcode.PING)
-        error = self.assertCloses(FrameDecoder(), data, PROTOCOL_ERROR)
+        error = self.assertCloses(FrameDecoder(maxMessageSize=LIMIT), data, PROTOCOL_ERROR)
         self.assertEqual(error.events, ["Hello, world!"])
 
 
@@ -453,7 +459,7 @@ class InvalidUtf8Tests(DecoderTestCase):
         """
         payload = "κόσμε".encode() + b"\xf4\x90\x80\x80" + b"edited" * 20
         frame = masked(Opcode.TEXT, payload)
-        decoder = FrameDecoder()
+        decoder = FrameDecoder(maxMessageSize=LIMIT)
         header = len(frame) - len(payload)
         self.assertEqual(decoder.feed(frame[: header + 5]), [])
         self.assertCloses(decoder, frame[header + 5 : header + len(payload) // 2], INVALID_PAYLOAD)
@@ -468,7 +474,7 @@ class InvalidUtf8Tests(DecoderTestCase):
             payload = b"abc" + valid + invalid + b"\x80\x80 rest of the text"
             frame = masked(Opcode.TEXT, payload)
             offending = len(frame) - len(payload) + 4
-            decoder = FrameDecoder()
+            decoder = FrameDecoder(maxMessageSize=LIMIT)
             for index in range(offending):
                 self.assertEqual(decoder.feed(frame[index : index + 1]), [])
             self.assertCloses(decoder, frame[offending : offending + 1], INVALID_PAYLOAD)
@@ -480,7 +486,7 @@ class InvalidUtf8Tests(DecoderTestCase):
         """
         first = masked(Opcode.TEXT, "κόσμε".encode() + b"\xf4", fin=False)
         second = masked(Opcode.CONTINUATION, b"\x90", fin=False)
-        decoder = FrameDecoder()
+        decoder = FrameDecoder(maxMessageSize=LIMIT)
         self.assertEqual(decoder.feed(first), [])
         self.assertEqual(decoder.feed(second[:-1]), [])
         self.assertCloses(decoder, second[-1:], INVALID_PAYLOAD)
@@ -494,15 +500,18 @@ class SizeLimitTests(DecoderTestCase):
     def test_frameTooBig(self) -> None:
         frame = masked(Opcode.BINARY, b"x" * 11)
         self.assertAlwaysCloses(frame, MESSAGE_TOO_BIG, maxFrameSize=10)
-        self.assertCloses(FrameDecoder(maxFrameSize=10), frame[:2], MESSAGE_TOO_BIG)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, maxFrameSize=10)
+        self.assertCloses(decoder, frame[:2], MESSAGE_TOO_BIG)
 
     def test_hugeLengthFailsFromHeader(self) -> None:
         """
         A header announcing 2**63 - 1 bytes fails at once, masked or not.
         """
         length = (2**63 - 1).to_bytes(8, "big")
-        self.assertCloses(FrameDecoder(), b"\x82\xff" + length + KEY, MESSAGE_TOO_BIG)
-        self.assertCloses(FrameDecoder(expectMasked=False), b"\x82\x7f" + length, MESSAGE_TOO_BIG)
+        decoder = FrameDecoder(maxMessageSize=LIMIT)
+        self.assertCloses(decoder, b"\x82\xff" + length + KEY, MESSAGE_TOO_BIG)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, expectMasked=False)
+        self.assertCloses(decoder, b"\x82\x7f" + length, MESSAGE_TOO_BIG)
 
     def test_messageTooBig(self) -> None:
         """
@@ -582,7 +591,7 @@ class EncodingTests(SynchronousTestCase):
             frame = encodeClose(1000, reason)
             self.assertLessEqual(len(frame), 2 + MAX_PAYLOAD_NORMAL)
             self.assertGreater(len(frame), 2 + MAX_PAYLOAD_NORMAL - 4)
-            [event] = FrameDecoder(expectMasked=False).feed(frame)
+            [event] = FrameDecoder(maxMessageSize=LIMIT, expectMasked=False).feed(frame)
             self.assertTrue(reason.startswith(event.reason))
 
     def test_closeRefused(self) -> None:
@@ -662,7 +671,7 @@ class RoundTripTests(SynchronousTestCase):
 
         wire = b"".join(frames)
         reads = sorted(data.draw(st.lists(st.integers(0, len(wire)))))
-        decoder = FrameDecoder(expectMasked=fromClient)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, expectMasked=fromClient)
         received: list[Event] = []
         for start, stop in pairwise([0, *reads, len(wire)]):
             received += decoder.feed(wire[start:stop])

@@ -20,6 +20,7 @@ from ratchet_tx.server import Server
 from ratchet_tx.websocket import WebSocket
 from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
 from tests.integration.test_websocket_clients import NotifyingEcho
+from tests.support.apps import PayloadTypes
 from tests.support.twistd import TwistdProcess
 
 TIMEOUT = 10.0
@@ -71,6 +72,28 @@ class WebsocketsDeflateTests(SynchronousTestCase):
         self.assertEqual(ws.protocol.extensions, [])
         ws.send(CHATTY)
         self.assertEqual(ws.recv(timeout=TIMEOUT), CHATTY)
+
+    def test_everyPayloadTypeIsItsOwnMessage(self) -> None:
+        """
+        The case reported with this client: permessage-deflate agreed, the
+        application answers with a C{str}, then a C{str} subclass, a
+        C{bytearray}, a C{memoryview} -- each arrives as itself, never as
+        the message before it, through L{SendMessage} and L{Broadcast}.
+        """
+        ws = self.connectTo(self.serveApp("tests.support.apps:PayloadTypes"))
+        self.assertTrue(ws.protocol.extensions)
+        kinds = ["str", "subclass", "bytes", "bytearray", "memoryview", "str", "subclass"]
+        for how in ("", "broadcast "):
+            for kind in kinds:
+                ws.send(how + kind)
+                wanted = PayloadTypes.payload(kind)
+                wanted = str(wanted) if isinstance(wanted, str) else bytes(wanted)
+                self.assertEqual(ws.recv(timeout=TIMEOUT), wanted, how + kind)
+
+    def serveApp(self, app: str) -> TwistdProcess:
+        server = TwistdProcess.start("--app", app)
+        self.addCleanup(server.stop)
+        return server
 
     def test_smallWindow(self) -> None:
         """A server window of 10 bits is agreed and honoured by the client."""

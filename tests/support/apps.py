@@ -230,3 +230,46 @@ class Namespace:
     """Holds an application class one attribute deep (--app MODULE:Namespace.Echo)."""
 
     Echo = Echo
+
+
+class Markup(str):
+    """A C{str} subclass, as C{markupsafe.Markup} is."""
+
+
+@implementer(IApplication)
+class PayloadTypes:
+    """
+    Answers a text message naming a payload type with a 300-byte message of
+    that type (C{"str"}, C{"subclass"}, C{"bytes"}, C{"bytearray"},
+    C{"memoryview"}); prefixed with C{"broadcast "} it answers through a
+    L{Broadcast} instead of a L{SendMessage}.
+    """
+
+    @staticmethod
+    def payload(kind: str) -> Any:
+        return {
+            "str": "A" * 300,
+            "subclass": Markup("B" * 300),
+            "bytes": b"C" * 300,
+            "bytearray": bytearray(b"D" * 300),
+            "memoryview": memoryview(b"E" * 300),
+        }[kind]
+
+    def onOpen(self, conn: IConnection) -> None:
+        pass
+
+    def onMessage(self, conn: IConnection, message: str | bytes) -> Any:
+        from ratchet_tx.commands import Broadcast, SendMessage
+
+        assert isinstance(message, str)
+        how, _, kind = message.rpartition(" ")
+        payload = self.payload(kind)
+        if how == "broadcast":
+            return Broadcast([conn], payload)
+        return SendMessage(conn, payload)
+
+    def onClose(self, conn: IConnection) -> None:
+        pass
+
+    def onError(self, conn: IConnection, failure: Any) -> None:
+        pass

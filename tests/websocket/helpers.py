@@ -33,6 +33,9 @@ from ratchet_tx.websocket.codecs import hybi
 from ratchet_tx.websocket.codecs.events import Close, Event
 from tests.support.apps import LogCapture, RecordingApplication
 
+#: The message limit given to decoders where the test needs no other.
+LIMIT = 16 * 2**20
+
 #: The nonce of RFC 6455 section 1.3, and the answer the RFC gives for it.
 RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -318,7 +321,7 @@ class Peer:
         self.proto = harness.server.buildProtocol(transport.getPeer())
         transport.protocol = self.proto
         self.proto.makeConnection(transport)
-        self._decoder = hybi.FrameDecoder(expectMasked=False)
+        self._decoder = hybi.FrameDecoder(maxMessageSize=LIMIT, expectMasked=False)
         self._read = 0
         self._view: WebSocketConnection | None = None
         view = self.proto.connection.view

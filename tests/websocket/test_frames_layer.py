@@ -453,6 +453,23 @@ class ProtocolErrorTests(SynchronousTestCase):
         self.assertEqual(messages(harness.app), [b"a" * 500, b"b" * 500 + b"c" * 500])
         self.assertFalse(peer.closed)
 
+    def test_messageLimitAloneRaisesTheFrameLimit(self) -> None:
+        """
+        C{maxMessageSize} alone is enough: the frame limit follows it, so a
+        2 MiB single-frame message passes a 4 MiB message limit (it was once
+        held to a frame limit of its own, 1 MiB), and one over it fails.
+        """
+        MiB = 2**20
+        harness = Harness(maxMessageSize=4 * MiB)
+        self.assertIsNone(harness.layer.settings.maxFrameSize)
+        peer = harness.open()
+        peer.receive(binaryFrame(b"m" * (2 * MiB)))
+        self.assertEqual(messages(harness.app), [b"m" * (2 * MiB)])
+        self.assertFalse(peer.closed)
+        peer.frames()
+        peer.receive(binaryFrame(b"m" * (4 * MiB + 1))[:14])
+        self.assertEqual(peer.frames(), [Close(1009, "frame of 4194305 bytes is too big")])
+
     def test_messageTooLarge(self) -> None:
         stream = binaryFrame(b"x" * 600, fin=False) + continuationFrame(b"y" * 600)
         self.assertFails(stream, 1009, maxMessageSize=1000)

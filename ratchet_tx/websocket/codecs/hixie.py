@@ -38,9 +38,6 @@ from .closecodes import CloseCode
 from .errors import HandshakeError, ProtocolError
 from .events import Close
 
-#: Default bound on a text message, and on a discarded length-prefixed frame.
-DEFAULT_MAX_MESSAGE_SIZE = 16 * 2**20
-
 #: The largest key number a client may send before division: 2**32 - 1.
 MAX_KEY_NUMBER = 0xFFFFFFFF
 
@@ -158,7 +155,11 @@ class HixieDecoder:
         UTF-8, and the longest length-prefixed frame accepted.
     """
 
-    def __init__(self, *, maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    def __init__(self, *, maxMessageSize: int) -> None:
+        """
+        @param maxMessageSize: the longest text message accepted, in bytes of
+            UTF-8, and the longest length-prefixed frame; beyond: 1009.
+        """
         self.maxMessageSize = maxMessageSize
         self._state = _FRAME_START
         # A text frame split across reads: its pieces so far and their size.

@@ -58,6 +58,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
+from ratchet_tx.websocket.codecs.deflate import deflatedSizeBound
 from ratchet_tx.websocket.codecs.errors import ProtocolError
 from ratchet_tx.websocket.codecs.events import Close, Event, Ping, Pong
 from ratchet_tx.websocket.codecs.utf8 import Utf8Decoder
@@ -115,10 +116,6 @@ _MAX_BUFFERED = _MAX_HEADER_SIZE + MAX_PAYLOAD_NORMAL
 #: A close payload is empty, or a 2-byte code followed by a UTF-8 reason.
 CLOSE_CODE_SIZE = 2
 MAX_CLOSE_REASON = MAX_PAYLOAD_NORMAL - CLOSE_CODE_SIZE
-
-#: Default for the largest frame and the largest message a peer may send.
-DEFAULT_MAX_FRAME_SIZE = 16 * 2**20
-DEFAULT_MAX_MESSAGE_SIZE = 16 * 2**20
 
 #: Payloads from this size on are unmasked with C{bytes.translate} on strided
 #: slices; smaller ones with one XOR of two big integers (faster up to here).
@@ -262,17 +259,20 @@ class FrameDecoder:
     def __init__(
         self,
         *,
-        maxFrameSize: int = DEFAULT_MAX_FRAME_SIZE,
-        maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE,
+        maxMessageSize: int,
+        maxFrameSize: int | None = None,
         expectMasked: bool = True,
         deflate: PerMessageDeflate | None = None,
     ) -> None:
         """
+        @param maxMessageSize: the largest message accepted, all fragments
+            together and, for a compressed message, once inflated; a larger
+            one fails with 1009.
         @param maxFrameSize: the largest payload accepted in one frame; a
             larger one fails with 1009 as soon as its header arrives.
-        @param maxMessageSize: the largest message accepted, all fragments
-            together and, for a compressed message, once inflated; fails
-            with 1009 too.
+            C{None}: the same as C{maxMessageSize}.  With C{deflate}, a
+            frame's wire size may exceed it by what deflating adds to data
+            that does not compress (L{deflatedSizeBound}).
         @param expectMasked: C{True} on a server, where every frame from the
             client must be masked; C{False} on a client, where no frame from
             the server may be.  Either mistake fails with 1002.
@@ -282,12 +282,16 @@ class FrameDecoder:
             A compressed message's limit is on its inflated size, checked as
             it inflates.
         """
+        if maxFrameSize is None:
+            maxFrameSize = maxMessageSize
         self.maxFrameSize = maxFrameSize
         self.maxMessageSize = maxMessageSize
         # A compressed frame may be a little larger than the message it
         # inflates to, whose own limit is checked as it inflates.
         self._frameLimit = (
-            min(maxFrameSize, maxMessageSize) if deflate is None else maxFrameSize
+            min(maxFrameSize, maxMessageSize)
+            if deflate is None
+            else deflatedSizeBound(maxFrameSize)
         )
         self._maskBit = MASK_BIT if expectMasked else 0
         allowedRsv = 0 if deflate is None else RSV1
