@@ -11,9 +11,10 @@ each peer in one write, whatever the protocol above.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import count
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -23,7 +24,35 @@ from ratchet_tx.interfaces import IConnection
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IAddress, IPushProducer, ITransport
+    from twisted.internet.interfaces import IAddress, IPushProducer
+
+
+class StreamTransport(Protocol):
+    """
+    What a L{TransportConnection} uses of its Twisted transport: a TCP, TLS or
+    UNIX transport (L{twisted.internet.interfaces.ITCPTransport} and
+    L{twisted.internet.interfaces.IConsumer}).
+    """
+
+    def write(self, data: bytes) -> None: ...
+
+    def writeSequence(self, data: Iterable[bytes]) -> None: ...
+
+    def loseConnection(self) -> None: ...
+
+    def abortConnection(self) -> None: ...
+
+    def getPeer(self) -> IAddress: ...
+
+    def getHost(self) -> IAddress: ...
+
+    def registerProducer(self, producer: object, streaming: bool) -> None: ...
+
+    def unregisterProducer(self) -> None: ...
+
+    def pauseProducing(self) -> None: ...
+
+    def resumeProducing(self) -> None: ...
 
 _ids = count(1)
 log = Logger()
@@ -108,7 +137,7 @@ class TransportConnection:
 
     def __init__(
         self,
-        transport: ITransport,
+        transport: StreamTransport,
         producer: IPushProducer | None = None,
         flow: FlowControl = DEFAULT_FLOW,
     ) -> None:
@@ -143,7 +172,7 @@ class TransportConnection:
         return self._state
 
     @property
-    def transport(self) -> ITransport:
+    def transport(self) -> StreamTransport:
         """The Twisted transport under this connection."""
         return self._transport
 
@@ -270,11 +299,11 @@ class TransportConnection:
 
     def pauseReading(self) -> None:
         """Stop reading from the peer (flow control toward a slow writer)."""
-        self._transport.pauseProducing()  # type: ignore[attr-defined]
+        self._transport.pauseProducing()
 
     def resumeReading(self) -> None:
         """Start reading from the peer again."""
-        self._transport.resumeProducing()  # type: ignore[attr-defined]
+        self._transport.resumeProducing()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} #{self.id} {_describe(self.remoteAddress)}>"

@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IPushProducer
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ratchet_tx.connection import TransportConnection, heldWrites
+from ratchet_tx.connection import StreamTransport, TransportConnection, heldWrites
 from ratchet_tx.dispatch import deliver
 from ratchet_tx.flow import FlowControl, socketTransport
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IAddress, IReactorTime
-    from twisted.python.failure import Failure
+    from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 
 log = Logger()
 
@@ -45,6 +45,7 @@ class ServerProtocol(Protocol):
     """
 
     factory: Server
+    transport: StreamTransport  # type: ignore[assignment]
     connection: TransportConnection
     _lost = False
 
@@ -71,7 +72,7 @@ class ServerProtocol(Protocol):
         finally:
             heldWrites.release()
 
-    def connectionLost(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._lost:
             return
         self._lost = True
@@ -93,18 +94,24 @@ class ServerProtocol(Protocol):
         return self.connection.backedUp
 
     def pauseProducing(self) -> None:
-        self.transport.pauseProducing()  # type: ignore[union-attr]
+        self.transport.pauseProducing()
         self.connection.writesBackedUp()
 
     def resumeProducing(self) -> None:
         self.connection.writesDrained()
-        self.transport.resumeProducing()  # type: ignore[union-attr]
+        self.transport.resumeProducing()
 
     def stopProducing(self) -> None:
         pass
 
 
-class Server(Factory):
+if TYPE_CHECKING:
+    _Factory = Factory[ServerProtocol]
+else:  # Twisted before 24.7 has no generic Factory
+    _Factory = Factory
+
+
+class Server(_Factory):
     """
     Serve an L{IApplication} on any Twisted server endpoint.
 
@@ -120,7 +127,6 @@ class Server(Factory):
     @ivar protocols: the L{ServerProtocol} of every open connection.
     """
 
-    protocol = ServerProtocol
     noisy = False
 
     def __init__(self, app: IApplication, flow: FlowControl | None = None) -> None:
@@ -134,8 +140,8 @@ class Server(Factory):
         self.protocols: set[ServerProtocol] = set()
         self._waiting: list[Deferred[None]] = []
 
-    def buildProtocol(self, addr: IAddress) -> ServerProtocol:
-        proto = self.protocol()
+    def buildProtocol(self, addr: IAddress | None) -> ServerProtocol:
+        proto = ServerProtocol()
         proto.factory = self
         return proto
 
@@ -162,7 +168,9 @@ class Server(Factory):
         if not self.protocols:
             return succeed(None)
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            from twisted.internet import reactor
+
+            clock = reactor
         done: Deferred[None] = Deferred()
         self._waiting.append(done)
         for proto in list(self.protocols):
@@ -188,7 +196,7 @@ class Server(Factory):
                 d.callback(None)
 
 
-def _cancelTimer(result: object, timer) -> object:
+def _cancelTimer(result: object, timer: IDelayedCall) -> object:
     if timer.active():
         timer.cancel()
     return result

@@ -64,7 +64,7 @@ class ServerService(MultiService):
         stopped.addCallback(lambda _: self._closeClients())
         return stopped
 
-    def _closeClients(self) -> Deferred[object]:
+    def _closeClients(self) -> Deferred[list[None]]:
         return gatherResults(
             [server.closeAll(self.shutdownTimeout, self._clock) for server in self.servers]
         )

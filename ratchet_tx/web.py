@@ -23,6 +23,7 @@ from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from ratchet_tx.connection import StreamTransport
 from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
@@ -73,7 +74,7 @@ class WebSocketResource(Resource):
         return NOT_DONE_YET
 
     def _takeOver(self, request: Request, channel: HTTPChannel) -> None:
-        transport = channel.transport
+        transport: StreamTransport = channel.transport  # type: ignore[assignment]
         protocol = self.serverFactory.buildProtocol(transport.getPeer())
         # twisted.web has no public API for handing a connection over to
         # another protocol, so this reaches inside HTTPChannel (tested with

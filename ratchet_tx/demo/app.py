@@ -72,7 +72,7 @@ class DemoChat:
         welcome = _encode({"type": "welcome", "you": _describe(conn)})
         return Composite(SendMessage(conn, welcome), self._roster())
 
-    def onMessage(self, conn: IConnection, message: str | bytes) -> Composite | SendMessage:
+    def onMessage(self, conn: IConnection, message: str | bytes) -> Broadcast | SendMessage:
         try:
             request = _parse(message)
             kind = request.get("type")
@@ -84,7 +84,7 @@ class DemoChat:
         except InvalidMessage as error:
             return SendMessage(conn, _encode({"type": "error", "error": str(error)}))
 
-    def onClose(self, conn: IConnection) -> Composite | None:
+    def onClose(self, conn: IConnection) -> Broadcast | None:
         if self.clients.pop(conn.id, None) is None:
             return None
         return self._roster()
@@ -94,7 +94,7 @@ class DemoChat:
 
     # The requests.
 
-    def _chat(self, conn: IConnection, request: dict[str, Any]) -> Composite:
+    def _chat(self, conn: IConnection, request: dict[str, Any]) -> Broadcast:
         text = request.get("text")
         if not isinstance(text, str):
             raise InvalidMessage("'text' must be a string")
@@ -111,7 +111,7 @@ class DemoChat:
             }
         )
 
-    def _rename(self, conn: IConnection, request: dict[str, Any]) -> Composite:
+    def _rename(self, conn: IConnection, request: dict[str, Any]) -> Broadcast:
         name = request.get("name")
         if not isinstance(name, str):
             raise InvalidMessage("'name' must be a string")
@@ -127,7 +127,7 @@ class DemoChat:
 
     # Sending to everyone.
 
-    def _roster(self) -> Composite:
+    def _roster(self) -> Broadcast:
         clients = [_describe(c) for c in self.clients.values()]
         return self._broadcast({"type": "roster", "clients": clients})
 

@@ -217,7 +217,7 @@ class WebSocketConnection(ConnectionDecorator):
         return self._protocol.closeReason
 
     @property
-    def remoteAddress(self) -> IAddress:  # type: ignore[override]
+    def remoteAddress(self) -> IAddress:
         """
         The client's address: the socket peer's, or (with trusted proxies)
         the one the proxies forwarded, with port 0.
@@ -446,7 +446,7 @@ class WebSocketConnection(ConnectionDecorator):
 
     def _hookFailed(self, failure: Failure) -> None:
         if failure.check(HandshakeError):
-            self._refuse(failure.value)  # type: ignore[arg-type]
+            self._refuse(failure.value)
             return
         log.failure("onHandshake failed for {conn!r}", failure, conn=self)
         self._refuse(HandshakeError(500, "internal server error"))

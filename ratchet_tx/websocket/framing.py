@@ -227,14 +227,22 @@ class HixieFraming:
         self._cache = _FrameCache()
 
     def decoder(
-        self, *, maxMessageSize: int, maxFrameSize: int | None = None, deflate: None = None
+        self,
+        *,
+        maxMessageSize: int,
+        maxFrameSize: int | None = None,
+        deflate: PerMessageDeflate | None = None,
     ) -> hixie.HixieDecoder:
-        """A decoder for the peer's frames (Hixie frames have no frame limit of their own)."""
+        """
+        A decoder for the peer's frames.  Hixie frames are messages, held to
+        C{maxMessageSize}; the drafts have no extensions (no C{deflate}).
+        """
         return hixie.HixieDecoder(maxMessageSize=maxMessageSize)
 
-    def encode(self, message: Message, deflate: None = None) -> bytes:
+    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
         """
-        The frame of a text message.
+        The frame of a text message (the drafts have no extensions: no
+        C{deflate}).
 
         @raise BinaryNotSupported: for bytes-like messages.
         """
@@ -245,7 +253,7 @@ class HixieFraming:
                 return frame
         if type(message) is not str:
             if isinstance(message, str):
-                return hixie.encodeText(plainMessage(message))  # type: ignore[arg-type]
+                return hixie.encodeText(str.__str__(message))
             if isinstance(message, (bytes, bytearray, memoryview)):
                 raise BinaryNotSupported(
                     "Hixie-76/75 peers cannot receive binary messages; send str"

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.websocket.test_layer -*-
+# -*- test-case-name: tests.websocket.test_handshake_layer,tests.abuse.test_limits -*-
 """
 C{WebSocket(app)}: the protocol layer that serves any L{IApplication} to
 WebSocket clients of every version at once.
@@ -90,8 +90,8 @@ class WebSocket:
         if self._clock is None:
             from twisted.internet import reactor
 
-            self._clock = reactor  # type: ignore[assignment]
-        return self._clock  # type: ignore[return-value]
+            self._clock = reactor
+        return self._clock
 
     @property
     def connections(self) -> frozenset[WebSocketConnection]:

@@ -81,7 +81,7 @@ from ratchet_tx.websocket.codecs.handshake import (
     renderAccept,
 )
 from ratchet_tx.websocket.codecs.http import RequestReader, renderRejection
-from ratchet_tx.websocket.framing import Framing, Framings, Message, Role
+from ratchet_tx.websocket.framing import Framing, Framings, HybiFraming, Message, Role
 
 __all__ = ["InvalidState", "Role", "State", "WebSocketProtocol"]
 
@@ -299,7 +299,7 @@ class WebSocketProtocol:
         """
         state = self.state
         if state is FAILED:
-            return self._due is None
+            return self._due is None and not self._outbox
         if state is CLOSED:
             return self.role is Role.SERVER or self.version is WebSocketVersion.HIXIE_75
         return False
@@ -367,16 +367,15 @@ class WebSocketProtocol:
                 request = reader.feed(data)
                 if request is None:
                     return []
-                opening = readOpening(request, self._versions)
+                self._opening = readOpening(request, self._versions)
             except HandshakeError as error:
                 return [self._failHandshake(error)]
             self._reader = None
-            self._opening = opening
-            self.version = opening.version
             self._head = reader.head
             data = reader.remainder
-        opening = self.opening
+        opening = self._opening
         assert opening is not None
+        self.version = opening.version
         data = self._pending + data
         if len(data) < opening.key3Length:
             self._pending = data
@@ -546,9 +545,10 @@ class WebSocketProtocol:
         @raise ratchet_tx.websocket.framing.BinaryNotSupported: bytes to a
             Hixie peer.
         """
-        if not self._sendable:
+        framing = self._framing
+        if not self._sendable or framing is None:
             raise InvalidState(f"cannot send in state {self.state.value}")
-        return self._framing.encode(message, self._deflate)  # type: ignore[union-attr]
+        return framing.encode(message, self._deflate)
 
     def ping(self, payload: bytes = b"") -> bytes:
         """
@@ -557,9 +557,9 @@ class WebSocketProtocol:
         @raise InvalidState: not open, or a Hixie peer (no ping frames).
         """
         framing = self._framing
-        if self.state is not OPEN or framing is None or not framing.supportsPing:
+        if self.state is not OPEN or not isinstance(framing, HybiFraming):
             raise InvalidState(f"cannot ping a {self.version} peer in state {self.state.value}")
-        return framing.encodePing(payload)  # type: ignore[union-attr]
+        return framing.encodePing(payload)
 
     def pong(self, payload: bytes = b"") -> bytes:
         """
@@ -569,9 +569,9 @@ class WebSocketProtocol:
         @raise InvalidState: our close was sent, or a Hixie peer.
         """
         framing = self._framing
-        if not self._sendable or framing is None or not framing.supportsPing:
+        if not self._sendable or not isinstance(framing, HybiFraming):
             raise InvalidState(f"cannot pong a {self.version} peer in state {self.state.value}")
-        return framing.encodePong(payload)  # type: ignore[union-attr]
+        return framing.encodePong(payload)
 
     def close(self, code: int | None = None, reason: str = "") -> bytes:
         """

@@ -261,8 +261,8 @@ def readOpening(request: Request, versions: frozenset[WebSocketVersion] = ALL_VE
     if version.isHixie:
         if version is WebSocketVersion.HIXIE_76:
             # Checked now so that a bad key fails before key3 is awaited.
-            hixie.keyNumber(headers.get("sec-websocket-key1", ""))
-            hixie.keyNumber(headers.get("sec-websocket-key2", ""))
+            hixie.keyNumber(headers.get("sec-websocket-key1") or "")
+            hixie.keyNumber(headers.get("sec-websocket-key2") or "")
             protocol = headers.get("sec-websocket-protocol")
             key3Length = hixie.KEY3_LENGTH
         else:
@@ -378,8 +378,8 @@ def _renderHixieAccept(
     headers = [("Upgrade", "WebSocket"), ("Connection", "Upgrade")]
     if opening.version is WebSocketVersion.HIXIE_76:
         body = hixie.challengeResponse(
-            request.headers.get("sec-websocket-key1", ""),
-            request.headers.get("sec-websocket-key2", ""),
+            request.headers.get("sec-websocket-key1") or "",
+            request.headers.get("sec-websocket-key2") or "",
             key3,
         )
         prefix, reason = "Sec-WebSocket-", _HIXIE_76_REASON

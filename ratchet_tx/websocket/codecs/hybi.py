@@ -54,8 +54,9 @@ the decoder then stays failed.  After a CLOSE frame it ignores anything else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
 from ratchet_tx.websocket.codecs.deflate import deflatedSizeBound
@@ -165,6 +166,7 @@ def pythonApplyMask(data: bytes, key: bytes) -> bytes:
     return bytes(masked)
 
 
+_compiledApplyMask: Callable[[bytes, bytes], bytes] | None
 try:
     from ratchet_tx.websocket.codecs._speedups import applyMask as _compiledApplyMask
 except ImportError:  # built without a C compiler: pure Python it is
@@ -307,7 +309,8 @@ class FrameDecoder:
         self._messageOpcode = _CONTINUATION
         self._messageSize = 0
         self._compressed = False
-        self._parts: list[str] | list[bytes] = []
+        # Text or bytes pieces, as the message is.
+        self._parts: list[Any] = []
         self._utf8 = Utf8Decoder()
 
     def feed(self, data: bytes) -> list[Event]:
