@@ -145,6 +145,11 @@ class Broadcast:
     version, and a receiver whose send fails is reported to C{onError}
     without stopping the others.  The connections are taken when the command
     is made, so the application may change its own set meanwhile.
+
+    A connection class may offer a bulk path, a class method
+    C{sendToMany(conns, message, onError)} that sends C{message} to every
+    one of C{conns} (of any class) and reports each failure to C{onError}:
+    when the first receiver's class has one, it is given all of them.
     """
 
     __slots__ = ("conns", "message")
@@ -168,8 +173,15 @@ class Broadcast:
             self.execute(failures)
             failures.raiseFirst()
             return
+        conns = self.conns
+        if not conns:
+            return
         message = self.message
-        for conn in self.conns:
+        sendToMany = getattr(type(conns[0]), "sendToMany", None)
+        if sendToMany is not None:
+            sendToMany(conns, message, onError)
+            return
+        for conn in conns:
             try:
                 conn.send(message)
             except Exception:

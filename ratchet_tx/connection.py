@@ -75,11 +75,12 @@ class HeldWrites:
         read handler feeds another connection, as in-memory tests do).
     """
 
-    __slots__ = ("_waiting", "depth")
+    __slots__ = ("depth", "waiting")
 
     def __init__(self) -> None:
         self.depth = 0
-        self._waiting: list[TransportConnection] = []
+        #: The connections holding writes, to flush on L{release}.
+        self.waiting: list[TransportConnection] = []
 
     def hold(self) -> None:
         """A read is about to be handled."""
@@ -90,20 +91,16 @@ class HeldWrites:
         self.depth -= 1
         if self.depth:
             return
-        waiting = self._waiting
+        waiting = self.waiting
         while waiting:
-            self._waiting = []
+            self.waiting = []
             for conn in waiting:
                 try:
                     conn.flush()
                 except Exception:
                     log.failure("Writing to {conn!r} failed", conn=conn)
                     conn.abort()
-            waiting = self._waiting
-
-    def add(self, conn: TransportConnection) -> None:
-        """C{conn} now holds writes: flush it on L{release}."""
-        self._waiting.append(conn)
+            waiting = self.waiting
 
 
 #: The process's held writes: Twisted runs every protocol in one thread.
@@ -209,16 +206,17 @@ class TransportConnection:
         connection is backed up, and dropped (counted in L{droppedMessages})
         once it is closed.
         """
-        if self.closed:
-            self.droppedMessages += 1
-            return
-        if self.backedUp and not self._admit():
-            return
-        kind = type(message)
-        if kind is not bytes:
-            # Copied now: a bytearray may change before a held write goes.
-            message = message.encode("utf-8") if isinstance(message, str) else bytes(message)
-        self.write(message)  # type: ignore[arg-type]
+        if self.backedUp or self.closed or type(message) is not bytes:
+            data = self._admit(message)
+            if data is None:
+                return
+        else:
+            data = message
+        held = self._held
+        if held is not None:
+            held.append(data)  # the common case of a broadcast burst
+        else:
+            self._writeOrHold(data)
 
     def write(self, data: bytes) -> None:
         """
@@ -230,9 +228,15 @@ class TransportConnection:
         held = self._held
         if held is not None:
             held.append(data)
-        elif heldWrites.depth:
+        else:
+            self._writeOrHold(data)
+
+    def _writeOrHold(self, data: bytes) -> None:
+        """The first write: held if a read is being handled, else written."""
+        held = heldWrites
+        if held.depth:
             self._held = [data]
-            heldWrites.add(self)
+            held.waiting.append(self)
         else:
             self._transport.write(data)
 
@@ -241,10 +245,9 @@ class TransportConnection:
         held = self._held
         if held is not None:
             self._held = None
-            if len(held) == 1:
-                self._transport.write(held[0])
-            else:
-                self._transport.writeSequence(held)
+            # One joined write: Twisted's writeSequence checks each piece in
+            # Python, which costs more than the join for a burst of frames.
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def writesBackedUp(self) -> None:
         """
@@ -253,13 +256,30 @@ class TransportConnection:
         """
         self.backedUp = True
         if self._flow.slowConsumer is SlowConsumer.CLOSE:
-            self._admit()
+            self._mayQueue()
 
     def writesDrained(self) -> None:
         """The transport's buffer drained below the high-water mark."""
         self.backedUp = False
 
-    def _admit(self) -> bool:
+    def _admit(self, message: str | bytes | bytearray | memoryview) -> bytes | None:
+        """
+        The bytes to send for C{message} once the connection is closed or
+        backed up, or C{message} is not C{bytes}: C{None} if it may not be
+        sent.
+        """
+        if self.closed:
+            self.droppedMessages += 1
+            return None
+        if self.backedUp and not self._mayQueue():
+            return None
+        if isinstance(message, str):
+            return message.encode("utf-8")
+        # Copied now: a bytearray may change before a held write goes.
+        return bytes(message)
+
+    def _mayQueue(self) -> bool:
+        """Whether the slow-consumer policy lets one more message wait."""
         policy = self._flow.slowConsumer
         if policy is SlowConsumer.DROP:
             self.droppedMessages += 1

@@ -21,6 +21,7 @@ and out::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from inspect import iscoroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,8 +86,6 @@ class WebSocketConnection(ConnectionDecorator):
 
     @ivar subprotocol: the sub-protocol chosen: by the layer's settings, and
         the C{onHandshake} hook may change it before the connection opens.
-    @ivar messagesReceived: messages delivered to the application.
-    @ivar messagesSent: messages sent.
     """
 
     __slots__ = (
@@ -100,8 +99,6 @@ class WebSocketConnection(ConnectionDecorator):
         "_pingSentAt",
         "_protocol",
         "_timer",
-        "messagesReceived",
-        "messagesSent",
         "subprotocol",
     )
 
@@ -128,8 +125,6 @@ class WebSocketConnection(ConnectionDecorator):
         self._lastHeard = 0.0
         self._pingSentAt: float | None = None
         self.subprotocol: str | None = None
-        self.messagesReceived = 0
-        self.messagesSent = 0
         self._timer: IDelayedCall | None = layer.clock.callLater(
             settings.handshakeTimeout, self._timedOut, "opening handshake"
         )
@@ -242,8 +237,46 @@ class WebSocketConnection(ConnectionDecorator):
         except InvalidState:
             self._out.droppedMessages += 1
             return
-        self.messagesSent += 1
         self._out.send(frame)
+
+    @classmethod
+    def sendToMany(
+        cls,
+        conns: Iterable[IConnection],
+        message: Message,
+        onError: Callable[[IConnection, Failure], object],
+    ) -> None:
+        """
+        L{Broadcast}'s bulk path: send C{message} to each of C{conns} as
+        L{send} would, reporting each that fails to C{onError}.
+
+        Receivers whose protocols frame with the same function (the same
+        version's shared framing, without permessage-deflate) get the very
+        same frame, made once; any other connection in C{conns} is sent to
+        as usual.
+        """
+        shared: object = None
+        frame = b""
+        for conn in conns:
+            if type(conn) is not cls:
+                try:
+                    conn.send(message)
+                except Exception:
+                    onError(conn, Failure())
+                continue
+            send = conn._protocol.send
+            try:
+                if send != shared:
+                    shared = None
+                    frame = send(message)
+                    shared = send
+            except InvalidState:
+                conn._out.droppedMessages += 1
+                continue
+            except Exception:
+                onError(conn, Failure())
+                continue
+            conn._out.send(frame)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """
@@ -343,7 +376,9 @@ class WebSocketConnection(ConnectionDecorator):
         events = protocol.receiveData(data)
         if events:
             self._handle(events)
-        self._write(protocol.dataToSend())
+        owed = protocol.dataToSend()
+        if owed:
+            self._out.write(owed)
         if protocol.state is not OPEN:
             self._settle()
 
@@ -356,7 +391,6 @@ class WebSocketConnection(ConnectionDecorator):
             if kind is str or kind is bytes:
                 if protocol.closeSent:
                     continue  # the application closed the connection meanwhile
-                self.messagesReceived += 1
                 # deliver(app, self, onMessage, event), inlined: this is the
                 # hot path of every message.
                 try:

@@ -13,7 +13,7 @@ A server sends the same message object to many clients (a broadcast).  Each
 server-side framing remembers the last message it framed and that message's
 frames: the plain one, and with permessage-deflate without context takeover
 one per set of compression parameters (L{PerMessageDeflate.sharedKey}).  The
-rule that keeps this correct is in one place, L{_FrameCache.remember}: a
+rule that keeps this correct is in one place, L{_Remembering._remember}: a
 message is remembered only if it is exactly C{str} or C{bytes} (immutable,
 so one object always has the same frames), remembering another message drops
 everything that belonged to the previous one, and frames are looked up only
@@ -78,24 +78,24 @@ def plainMessage(message: object) -> str | bytes:
     raise TypeError(f"a WebSocket message is str or bytes, not {type(message).__name__}")
 
 
-class _FrameCache:
+class _Remembering:
     """
-    The frames of the last message a server-side framing encoded.
+    A server-side framing's memory of the last message it framed.
 
-    @ivar message: that message: exactly C{str} or C{bytes}, or C{None}.
-    @ivar plain: its uncompressed frame, if built.
-    @ivar compressed: its compressed frames by L{PerMessageDeflate.sharedKey},
-        if any were built.
+    @ivar _message: that message: exactly C{str} or C{bytes}, or C{None}.
+    @ivar _plain: its uncompressed frame, if built.
+    @ivar _compressed: its compressed frames by
+        L{PerMessageDeflate.sharedKey}, if any were built.
     """
 
-    __slots__ = ("compressed", "message", "plain")
+    __slots__ = ("_compressed", "_message", "_plain")
 
     def __init__(self) -> None:
-        self.message: str | bytes | None = None
-        self.plain: bytes | None = None
-        self.compressed: dict[object, bytes] | None = None
+        self._message: str | bytes | None = None
+        self._plain: bytes | None = None
+        self._compressed: dict[object, bytes] | None = None
 
-    def remember(self, message: object) -> bool:
+    def _remember(self, message: object) -> bool:
         """
         Make C{message} the remembered one, forgetting the frames of any
         other.
@@ -103,20 +103,21 @@ class _FrameCache:
         @return: whether C{message} may be cached at all (exactly C{str} or
             C{bytes}); if not, nothing is remembered.
         """
-        if message is self.message:
+        if message is self._message:
             return True
         kind = type(message)
         if kind is not str and kind is not bytes:
             return False
-        self.message = message  # type: ignore[assignment]
-        self.plain = None
-        self.compressed = None
+        self._message = message  # type: ignore[assignment]
+        self._plain = None
+        self._compressed = None
         return True
 
 
-class HybiFraming:
+class HybiFraming(_Remembering):
     """
-    Frames of RFC 6455 and HyBi-07..12, for one role.
+    Frames of RFC 6455 and HyBi-07..12, as a server sends them: unmasked,
+    and cached for the message last sent (see the module docstring).
 
     With permessage-deflate, a connection that keeps its compression context
     between messages has frames of its own, encoded per connection; without
@@ -124,19 +125,11 @@ class HybiFraming:
     per set of parameters like a plain one.
     """
 
-    __slots__ = ("_cache", "_maskKey", "role")
+    __slots__ = ()
 
+    role = Role.SERVER
     supportsBinary = True
     supportsPing = True
-
-    def __init__(self, role: Role, maskKey: Callable[[], bytes] | None = None) -> None:
-        """
-        @param maskKey: client role: returns a fresh 4-byte masking key per
-            frame.
-        """
-        self.role = role
-        self._cache = _FrameCache()
-        self._maskKey = (maskKey or _randomMaskKey) if role is Role.CLIENT else None
 
     def decoder(
         self,
@@ -145,7 +138,7 @@ class HybiFraming:
         maxFrameSize: int | None = None,
         deflate: PerMessageDeflate | None = None,
     ) -> hybi.FrameDecoder:
-        """A decoder for the frames the peer sends (masked from a client)."""
+        """A decoder for the frames the peer sends (masked, from a client)."""
         return hybi.FrameDecoder(
             maxFrameSize=maxFrameSize,
             maxMessageSize=maxMessageSize,
@@ -159,14 +152,10 @@ class HybiFraming:
 
         @param deflate: the connection's permessage-deflate, if agreed.
         """
-        maskKey = self._maskKey
-        if maskKey is not None:
-            return hybi.encodeMessage(plainMessage(message), deflate, mask=maskKey())
         if deflate is not None:
             return self._encodeCompressed(message, deflate)
-        cache = self._cache
-        if message is cache.message:
-            frame = cache.plain
+        if message is self._message:
+            frame = self._plain
             if frame is not None:
                 return frame
         kind = type(message)
@@ -176,55 +165,83 @@ class HybiFraming:
             frame = hybi.encodeBinary(message)  # type: ignore[arg-type]
         else:
             return hybi.encodeMessage(plainMessage(message))
-        cache.remember(message)
-        cache.plain = frame
+        # self._remember(message), inlined: message is exactly str or bytes.
+        if message is not self._message:
+            self._message = message  # type: ignore[assignment]
+            self._compressed = None
+        self._plain = frame
         return frame
 
     def _encodeCompressed(self, message: Message, deflate: PerMessageDeflate) -> bytes:
         key = deflate.sharedKey
-        cache = self._cache
-        if key is None or not cache.remember(message):
+        if key is None or not self._remember(message):
             return hybi.encodeMessage(plainMessage(message), deflate)
-        frames = cache.compressed
+        frames = self._compressed
         if frames is None:
-            frames = cache.compressed = {}
+            frames = self._compressed = {}
         frame = frames.get(key)
         if frame is None:
             frame = frames[key] = hybi.encodeMessage(message, deflate)  # type: ignore[arg-type]
         return frame
 
     def encodeClose(self, code: int | None, reason: str) -> bytes:
-        return hybi.encodeClose(code, reason, mask=self._mask())
+        return hybi.encodeClose(code, reason)
 
     def encodePing(self, payload: bytes) -> bytes:
-        return hybi.encodePing(payload, mask=self._mask())
+        return hybi.encodePing(payload)
 
     def encodePong(self, payload: bytes) -> bytes:
-        return hybi.encodePong(payload, mask=self._mask())
+        return hybi.encodePong(payload)
 
-    def _mask(self) -> bytes | None:
-        maskKey = self._maskKey
-        return None if maskKey is None else maskKey()
+
+class ClientHybiFraming(HybiFraming):
+    """
+    Frames of RFC 6455 and HyBi-07..12 as a client sends them: each masked
+    with a fresh key, so never cached.
+    """
+
+    __slots__ = ("_maskKey",)
+
+    role = Role.CLIENT
+
+    def __init__(self, maskKey: Callable[[], bytes] | None = None) -> None:
+        """
+        @param maskKey: returns a fresh 4-byte masking key per frame.
+        """
+        super().__init__()
+        self._maskKey = maskKey or _randomMaskKey
+
+    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
+        return hybi.encodeMessage(plainMessage(message), deflate, mask=self._maskKey())
+
+    def encodeClose(self, code: int | None, reason: str) -> bytes:
+        return hybi.encodeClose(code, reason, mask=self._maskKey())
+
+    def encodePing(self, payload: bytes) -> bytes:
+        return hybi.encodePing(payload, mask=self._maskKey())
+
+    def encodePong(self, payload: bytes) -> bytes:
+        return hybi.encodePong(payload, mask=self._maskKey())
 
 
 def _randomMaskKey() -> bytes:
     return os.urandom(hybi.MASK_KEY_SIZE)
 
 
-class HixieFraming:
+class HixieFraming(_Remembering):
     """
     Frames of Hixie-76 and Hixie-75, the same from either end: text only, no
     ping, a bare close (Hixie-76 only).
     """
 
-    __slots__ = ("_cache", "role")
+    __slots__ = ("role",)
 
     supportsBinary = False
     supportsPing = False
 
     def __init__(self, role: Role) -> None:
+        super().__init__()
         self.role = role
-        self._cache = _FrameCache()
 
     def decoder(
         self,
@@ -246,9 +263,8 @@ class HixieFraming:
 
         @raise BinaryNotSupported: for bytes-like messages.
         """
-        cache = self._cache
-        if message is cache.message:
-            frame = cache.plain
+        if message is self._message:
+            frame = self._plain
             if frame is not None:
                 return frame
         if type(message) is not str:
@@ -261,8 +277,8 @@ class HixieFraming:
             raise TypeError(f"a WebSocket message is str or bytes, not {type(message).__name__}")
         frame = hixie.encodeText(message)
         if self.role is Role.SERVER:
-            cache.remember(message)
-            cache.plain = frame
+            self._remember(message)
+            self._plain = frame
         return frame
 
     def encodeClose(self, code: int | None, reason: str) -> bytes:
@@ -281,7 +297,7 @@ class Framings:
     __slots__ = ("hixie", "hybi")
 
     def __init__(self, role: Role) -> None:
-        self.hybi = HybiFraming(role)
+        self.hybi = HybiFraming() if role is Role.SERVER else ClientHybiFraming()
         self.hixie = HixieFraming(role)
 
     def forVersion(self, version: WebSocketVersion) -> Framing:

@@ -60,8 +60,9 @@ L{InvalidState}.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
@@ -86,8 +87,13 @@ from ratchet_tx.websocket.framing import Framing, Framings, HybiFraming, Message
 __all__ = ["InvalidState", "Role", "State", "WebSocketProtocol"]
 
 
-class State(Enum):
-    """Where a L{WebSocketProtocol} is in its life (see the module's table)."""
+class State(str, Enum):
+    """
+    Where a L{WebSocketProtocol} is in its life (see the module's table).
+
+    (A C{str} enum: its members hash in C, and the table is looked up on
+    every change of state.)
+    """
 
     CONNECTING = "connecting"
     HANDSHAKE = "handshake"
@@ -97,7 +103,7 @@ class State(Enum):
     FAILED = "failed"
 
 
-class _Input(Enum):
+class _Input(str, Enum):
     REQUEST_RECEIVED = "request received"
     RESPONSE_ACCEPTED = "response accepted"
     ACCEPT = "accept"
@@ -177,6 +183,12 @@ class WebSocketProtocol:
     @ivar closeReason: the reason that came with C{closeCode}.
     @ivar error: the L{HandshakeError} or L{ProtocolError} that failed the
         connection, if one did.
+    @ivar send: C{send(message) -> bytes}: the frame of a message, C{str} as
+        text and bytes-like as binary.  It raises L{InvalidState} while data
+        may not be sent (see L{canSend}), and
+        L{ratchet_tx.websocket.framing.BinaryNotSupported} for bytes to a
+        Hixie peer.  (An attribute the state machine sets, not a method: so
+        that sending, the hot path, is one call into the framing.)
     """
 
     __slots__ = (
@@ -196,6 +208,7 @@ class WebSocketProtocol:
         "_reader",
         "_sendable",
         "_versions",
+        "send",
         "closeCode",
         "closeReason",
         "closeReceived",
@@ -263,6 +276,7 @@ class WebSocketProtocol:
         self._due: tuple[int | None, str] | None = None
         # Data may be sent: open, our close not made, the transport not gone.
         self._sendable = False
+        self.send: Callable[[Message], bytes] = _cannotSend
 
     def __repr__(self) -> str:
         version = "" if self.version is None else f" {self.version.value}"
@@ -457,7 +471,7 @@ class WebSocketProtocol:
         framing = self._framing
         assert framing is not None
         self.closeSent = True
-        self._sendable = False
+        self._stopSending()
         if self.state is CLOSING:
             self._move(_Input.CLOSE_SENT)
         if self.version is WebSocketVersion.HIXIE_75:
@@ -511,7 +525,7 @@ class WebSocketProtocol:
         self._deflate = None if agreed is None else agreed[1]
         self._framing = self._framings.forVersion(opening.version)
         self._key3 = b""
-        self._sendable = True
+        self._startSending()
         return response
 
     def refuse(self, error: HandshakeError) -> bytes:
@@ -537,18 +551,15 @@ class WebSocketProtocol:
 
     # Data and control frames.
 
-    def send(self, message: Message) -> bytes:
-        """
-        The frame of a message: C{str} as text, bytes-like as binary.
+    def _startSending(self) -> None:
+        framing, deflate = self._framing, self._deflate
+        assert framing is not None
+        self._sendable = True
+        self.send = framing.encode if deflate is None else partial(framing.encode, deflate=deflate)
 
-        @raise InvalidState: data may not be sent now (see L{canSend}).
-        @raise ratchet_tx.websocket.framing.BinaryNotSupported: bytes to a
-            Hixie peer.
-        """
-        framing = self._framing
-        if not self._sendable or framing is None:
-            raise InvalidState(f"cannot send in state {self.state.value}")
-        return framing.encode(message, self._deflate)
+    def _stopSending(self) -> None:
+        self._sendable = False
+        self.send = _cannotSend
 
     def ping(self, payload: bytes = b"") -> bytes:
         """
@@ -600,7 +611,7 @@ class WebSocketProtocol:
             self.closeReason = reason
             if self.version is WebSocketVersion.HIXIE_75:
                 self.closeSent = True
-                self._sendable = False
+                self._stopSending()
                 self._move(_Input.HANG_UP)
                 return self.dataToSend()
             self._move(_Input.CLOSE_SENT)
@@ -611,7 +622,7 @@ class WebSocketProtocol:
         if state is CLOSING:
             self._move(_Input.CLOSE_SENT)
         self.closeSent = True
-        self._sendable = False
+        self._stopSending()
         return self.dataToSend() + frame
 
     def fail(self, code: int, reason: str) -> bytes:
@@ -639,11 +650,16 @@ class WebSocketProtocol:
     def connectionLost(self) -> None:
         """The transport is gone (whatever the reason)."""
         self._move(_Input.CONNECTION_LOST)
-        self._sendable = False
+        self._stopSending()
         self._due = None
         self._outbox = []
         self._decoder = None
         self._pending = b""
+
+
+def _cannotSend(message: Message) -> bytes:
+    """L{WebSocketProtocol.send} while data may not be sent."""
+    raise InvalidState("cannot send: the connection is not open, or our close was sent")
 
 
 def _controlOnly(events: list[Any]) -> list[Any]:

@@ -14,6 +14,7 @@ from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
 from ratchet_tx.websocket.codecs.hixie import CLOSE_FRAME, HixieDecoder
 from ratchet_tx.websocket.framing import (
     BinaryNotSupported,
+    ClientHybiFraming,
     Framings,
     HixieFraming,
     HybiFraming,
@@ -63,12 +64,12 @@ class ServerCacheTests(SynchronousTestCase):
     """A server-side framing frames a remembered message once."""
 
     def test_sameObjectSameFrame(self) -> None:
-        framing = HybiFraming(Role.SERVER)
+        framing = HybiFraming()
         message = "once " * 40
         self.assertIs(framing.encode(message), framing.encode(message))
 
     def test_equalButDistinctObjectsAreFramedAgain(self) -> None:
-        framing = HybiFraming(Role.SERVER)
+        framing = HybiFraming()
         first = framing.encode("".join(["ab", "c"]))
         second = framing.encode("".join(["a", "bc"]))
         self.assertEqual(first, second)
@@ -78,17 +79,17 @@ class ServerCacheTests(SynchronousTestCase):
         class Text(str):
             pass
 
-        framing = HybiFraming(Role.SERVER)
+        framing = HybiFraming()
         for message in (Text("sub"), bytearray(b"array"), memoryview(b"view")):
             framing.encode(message)
-            self.assertIsNone(framing._cache.message, type(message))
+            self.assertIsNone(framing._message, type(message))
 
     def test_compressedFramesBelongToTheirMessage(self) -> None:
         """
         The frame compressed for one message is never served for another,
         whatever the second one's type (the reported bug).
         """
-        framing = HybiFraming(Role.SERVER)
+        framing = HybiFraming()
         deflate = noContextTakeover()
 
         class Text(str):
@@ -108,7 +109,7 @@ class ServerCacheTests(SynchronousTestCase):
         )
 
     def test_compressedOncePerParameters(self) -> None:
-        framing = HybiFraming(Role.SERVER)
+        framing = HybiFraming()
         message = "compress me " * 20
         one, two = noContextTakeover(), noContextTakeover()
         self.assertIs(framing.encode(message, one), framing.encode(message, two))
@@ -117,7 +118,7 @@ class ServerCacheTests(SynchronousTestCase):
         self.assertIs(framing.encode(message, one), framing.encode(message, two))
 
     def test_contextTakeoverIsFramedPerConnection(self) -> None:
-        framing = HybiFraming(Role.SERVER)
+        framing = HybiFraming()
         message = "history " * 20
         keeps = PerMessageDeflate()
         first, second = framing.encode(message, keeps), framing.encode(message, keeps)
@@ -141,7 +142,7 @@ class ClientFramingTests(SynchronousTestCase):
     """Client frames are masked, each with a fresh key, and never cached."""
 
     def test_masked(self) -> None:
-        framing = HybiFraming(Role.CLIENT)
+        framing = ClientHybiFraming()
         message = "from the client"
         first, second = framing.encode(message), framing.encode(message)
         self.assertEqual(first[1] & hybi.MASK_BIT, hybi.MASK_BIT)
@@ -149,22 +150,22 @@ class ClientFramingTests(SynchronousTestCase):
         self.assertEqual(readByServer(first + second), [message, message])
 
     def test_maskedControlFrames(self) -> None:
-        framing = HybiFraming(Role.CLIENT)
+        framing = ClientHybiFraming()
         data = framing.encodePing(b"p") + framing.encodeClose(1000, "bye")
         self.assertEqual(readByServer(data), [Ping(b"p"), Close(1000, "bye")])
 
     def test_maskedCompressed(self) -> None:
-        framing = HybiFraming(Role.CLIENT)
+        framing = ClientHybiFraming()
         sending = noContextTakeover()
         frame = framing.encode("z" * 200, sending)
         decoder = hybi.FrameDecoder(maxMessageSize=LIMIT, deflate=noContextTakeover())
         self.assertEqual(decoder.feed(frame), ["z" * 200])
 
     def test_serverDecoderExpectsMaskedFrames(self) -> None:
-        server = HybiFraming(Role.SERVER).decoder(maxMessageSize=LIMIT)
-        client = HybiFraming(Role.CLIENT).decoder(maxMessageSize=LIMIT)
-        self.assertEqual(client.feed(HybiFraming(Role.SERVER).encode("s")), ["s"])
-        self.assertEqual(server.feed(HybiFraming(Role.CLIENT).encode("c")), ["c"])
+        server = HybiFraming().decoder(maxMessageSize=LIMIT)
+        client = ClientHybiFraming().decoder(maxMessageSize=LIMIT)
+        self.assertEqual(client.feed(HybiFraming().encode("s")), ["s"])
+        self.assertEqual(server.feed(ClientHybiFraming().encode("c")), ["c"])
 
     def test_hixieClientFramesAreTheServers(self) -> None:
         client, server = HixieFraming(Role.CLIENT), HixieFraming(Role.SERVER)
