@@ -39,29 +39,22 @@ Sentinel are not supported, nor TLS.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ratchet_tx.redis.backoff import Backoff
 from ratchet_tx.redis.errors import RedisError, RedisUnavailable
 from ratchet_tx.redis.interfaces import IRedisClient
 from ratchet_tx.redis.protocol import RedisProtocol
-from ratchet_tx.redis.reconnect import (
-    COMMAND_TIMEOUT,
-    CONNECT_TIMEOUT,
-    ReconnectingRedis,
-)
-from ratchet_tx.redis.resp import (
-    MAX_ARRAY_LENGTH,
-    MAX_BULK_LENGTH,
-    MAX_DEPTH,
-    Argument,
-)
+from ratchet_tx.redis.reconnect import ConnectionOptions, ReconnectingRedis
+from ratchet_tx.redis.resp import Argument
 from ratchet_tx.redis.script import Script
 from ratchet_tx.redis.url import RedisAddress
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: The most commands in flight (sent, not yet answered) on one client.
 MAX_PENDING = 10_000
@@ -86,14 +79,8 @@ class RedisClient(ReconnectingRedis):
         reactor: Any,
         url: str | RedisAddress,
         *,
-        connectTimeout: float = CONNECT_TIMEOUT,
-        commandTimeout: float = COMMAND_TIMEOUT,
         maxPending: int = MAX_PENDING,
-        backoff: Backoff | None = None,
-        maxBulkLength: int = MAX_BULK_LENGTH,
-        maxArrayLength: int = MAX_ARRAY_LENGTH,
-        maxDepth: int = MAX_DEPTH,
-        endpoint: Any = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         """
         Start connecting to C{url}.
@@ -102,31 +89,15 @@ class RedisClient(ReconnectingRedis):
         @param url: C{redis://[[user]:password@]host[:port][/db]} or
             C{unix:///path?db=N} (see L{ratchet_tx.redis.url}), or a
             L{RedisAddress}.
-        @param connectTimeout: how long one attempt to connect may take,
-            C{AUTH} and C{SELECT} included, in seconds.
-        @param commandTimeout: how long a reply may take, in seconds.
         @param maxPending: the most commands in flight; more fail at once
             with L{RedisUnavailable}.
-        @param backoff: the waits between failed attempts to connect.
-        @param maxBulkLength: the longest bulk string accepted in a reply.
-        @param maxArrayLength: the most elements an array reply may have.
-        @param maxDepth: how deeply array replies may nest.
-        @param endpoint: an L{IStreamClientEndpoint} to connect with instead
-            of the one for the URL's address.
+        @param options: C{connectTimeout}, C{commandTimeout}, C{backoff},
+            C{maxBulkLength}, C{maxArrayLength}, C{maxDepth}, C{endpoint}:
+            see L{ReconnectingRedis.__init__}.
         @raise ValueError: the URL is invalid.
         """
         self.maxPending = maxPending
-        super().__init__(
-            reactor,
-            url,
-            connectTimeout=connectTimeout,
-            commandTimeout=commandTimeout,
-            backoff=backoff,
-            maxBulkLength=maxBulkLength,
-            maxArrayLength=maxArrayLength,
-            maxDepth=maxDepth,
-            endpoint=endpoint,
-        )
+        super().__init__(reactor, url, **options)
 
     def sendHandshake(self, protocol: RedisProtocol) -> list[Deferred[Any]]:
         """C{AUTH} when there is a password, C{SELECT} for a database but 0."""

@@ -41,7 +41,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, FirstError, fail, gatherResults, succeed
@@ -78,6 +78,21 @@ CONNECT_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 5.0
 
 _log = Logger()
+
+
+class ConnectionOptions(TypedDict, total=False):
+    """
+    The options L{RedisClient} and L{RedisSubscriber} share, passed on to
+    L{ReconnectingRedis.__init__} (which documents them).
+    """
+
+    connectTimeout: float
+    commandTimeout: float
+    backoff: Backoff | None
+    maxBulkLength: int
+    maxArrayLength: int
+    maxDepth: int
+    endpoint: IStreamClientEndpoint | None
 
 
 class State(Enum):
@@ -154,14 +169,24 @@ class ReconnectingRedis(Service):
         endpoint: IStreamClientEndpoint | None = None,
     ) -> None:
         """
-        @param reactor: provides the clock and the connections.
-        @param url: a C{redis://} or C{unix://} URL (see
-            L{ratchet_tx.redis.url}), or a L{RedisAddress}.
-        @param maxBulkLength: see L{ReplyParser}.
-        @param maxArrayLength: see L{ReplyParser}.
-        @param maxDepth: see L{ReplyParser}.
-        @param endpoint: connect with this instead of the endpoint for the
-            address (still used for the handshake and the logs).
+        Start connecting to C{url}.
+
+        @param reactor: the reactor (its clock and its connections).
+        @param url: C{redis://[[user]:password@]host[:port][/db]} or
+            C{unix:///path?db=N} (see L{ratchet_tx.redis.url}), or a
+            L{RedisAddress}.
+        @param connectTimeout: how long one attempt to connect may take, in
+            seconds, its handshake (C{AUTH}, C{SELECT}, subscriptions)
+            included.
+        @param commandTimeout: how long a reply may take, in seconds.
+        @param backoff: the waits between failed attempts to connect.
+        @param maxBulkLength: the longest bulk string accepted in a reply
+            (see L{ReplyParser}).
+        @param maxArrayLength: the most elements an array reply may have.
+        @param maxDepth: how deeply array replies may nest.
+        @param endpoint: an L{IStreamClientEndpoint} to connect with instead
+            of the one for the address (which is still used for the
+            handshake and the logs).
         @raise ValueError: the URL is invalid, or a timeout is not positive.
         """
         if connectTimeout <= 0 or commandTimeout <= 0:

@@ -313,15 +313,8 @@ class ReplyParser:
                 pos = end + 2
             else:
                 raise RedisProtocolError(f"unknown reply type {data[pos : pos + 1]!r}")
-            # Inline for speed, as in _deliver.
-            while stack:
-                top = stack[-1]
-                top[0].append(value)
-                top[1] -= 1
-                if top[1]:
-                    break
-                stack.pop()
-                value = top[0]
+            if stack:
+                self._deliver(value, replies)
             else:
                 replies.append(value)
 

@@ -43,30 +43,21 @@ vanished without closing the connection is noticed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ratchet_tx.redis.backoff import Backoff
 from ratchet_tx.redis.errors import RedisError
 from ratchet_tx.redis.interfaces import IRedisSubscriber
 from ratchet_tx.redis.protocol import RedisProtocol, _short
-from ratchet_tx.redis.reconnect import (
-    COMMAND_TIMEOUT,
-    CONNECT_TIMEOUT,
-    ReconnectingRedis,
-)
-from ratchet_tx.redis.resp import (
-    MAX_ARRAY_LENGTH,
-    MAX_BULK_LENGTH,
-    MAX_DEPTH,
-    Argument,
-    Reply,
-    ReplyParser,
-)
+from ratchet_tx.redis.reconnect import ConnectionOptions, ReconnectingRedis
+from ratchet_tx.redis.resp import Argument, Reply, ReplyParser
 from ratchet_tx.redis.url import RedisAddress
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: How often an idle subscriber checks its connection with C{PING}, in seconds.
 PING_INTERVAL = 30.0
@@ -150,14 +141,8 @@ class RedisSubscriber(ReconnectingRedis):
         onMessage: Callable[[bytes, bytes], object],
         *,
         onReconnect: Callable[[], object] | None = None,
-        connectTimeout: float = CONNECT_TIMEOUT,
-        commandTimeout: float = COMMAND_TIMEOUT,
         pingInterval: float = PING_INTERVAL,
-        backoff: Backoff | None = None,
-        maxBulkLength: int = MAX_BULK_LENGTH,
-        maxArrayLength: int = MAX_ARRAY_LENGTH,
-        maxDepth: int = MAX_DEPTH,
-        endpoint: Any = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         """
         Start connecting to C{url}.
@@ -170,17 +155,12 @@ class RedisSubscriber(ReconnectingRedis):
             each message.
         @param onReconnect: called with no argument after a connection
             restored the subscriptions (see the module docstring).
-        @param connectTimeout: how long one attempt to connect may take, in
-            seconds, C{AUTH} and resubscribing included.
-        @param commandTimeout: how long Redis may take to confirm a
-            subscription or answer a C{PING}, in seconds.
         @param pingInterval: how often the connection is checked, in seconds.
-        @param backoff: the waits between failed attempts to connect.
-        @param maxBulkLength: the longest message accepted.
-        @param maxArrayLength: see L{ReplyParser}.
-        @param maxDepth: see L{ReplyParser}.
-        @param endpoint: an L{IStreamClientEndpoint} to connect with instead
-            of the one for the URL's address.
+        @param options: C{connectTimeout}, C{commandTimeout} (here: how long
+            Redis may take to confirm a subscription or answer a C{PING}),
+            C{backoff}, C{maxBulkLength} (the longest message accepted),
+            C{maxArrayLength}, C{maxDepth}, C{endpoint}: see
+            L{ReconnectingRedis.__init__}.
         @raise ValueError: the URL is invalid.
         """
         if pingInterval <= 0:
@@ -193,17 +173,7 @@ class RedisSubscriber(ReconnectingRedis):
         self._pingTimer: Any = None
         # Whether the connection being made restores subscriptions.
         self._restoring = False
-        super().__init__(
-            reactor,
-            url,
-            connectTimeout=connectTimeout,
-            commandTimeout=commandTimeout,
-            backoff=backoff,
-            maxBulkLength=maxBulkLength,
-            maxArrayLength=maxArrayLength,
-            maxDepth=maxDepth,
-            endpoint=endpoint,
-        )
+        super().__init__(reactor, url, **options)
 
     # The connection.
 
