@@ -197,7 +197,7 @@ class ReplyParser:
                 searchFrom = len(line) - 1
                 line += data
                 if line.find(_CRLF, searchFrom) < 0:
-                    self._checkLine(len(line))
+                    self._checkPartialLine(len(line))
                     return replies
                 data = bytes(line)
                 del line[:]
@@ -208,9 +208,16 @@ class ReplyParser:
         return replies
 
     def _checkLine(self, length: int) -> None:
-        # An incomplete line may end in the CR of its CRLF.
-        if length > self.maxLineLength + 1:
+        """A complete line's text (type byte and CRLF excluded) is not too long."""
+        if length > self.maxLineLength:
             raise RedisProtocolError(f"a line longer than {self.maxLineLength} bytes")
+
+    def _checkPartialLine(self, length: int) -> None:
+        """
+        An incomplete line (C{length} bytes with its type byte, perhaps the
+        CR of its CRLF) can still become one that is not too long.
+        """
+        self._checkLine(length - 2)
 
     def _length(self, raw: bytes, limit: int, what: str) -> int:
         """A bulk or array header's length: -1 (nil) up to C{limit}."""
@@ -236,7 +243,7 @@ class ReplyParser:
         while pos < size:
             end = data.find(_CRLF, pos)
             if end < 0:
-                self._checkLine(size - pos)
+                self._checkPartialLine(size - pos)
                 self._line += data[pos:]
                 return
             kind = data[pos]
