@@ -142,9 +142,7 @@ class SpecVectorTests(SynchronousTestCase):
 
 class EncodeCommandTests(SynchronousTestCase):
     def test_specExample(self) -> None:
-        self.assertEqual(
-            encodeCommand("LLEN", "mylist"), b"*2\r\n$4\r\nLLEN\r\n$6\r\nmylist\r\n"
-        )
+        self.assertEqual(encodeCommand("LLEN", "mylist"), b"*2\r\n$4\r\nLLEN\r\n$6\r\nmylist\r\n")
 
     def test_argumentTypes(self) -> None:
         self.assertEqual(
@@ -194,7 +192,7 @@ class RoundTripTests(SynchronousTestCase):
         cuts = sorted(
             data.draw(st.lists(st.integers(min_value=0, max_value=len(wire)), max_size=10))
         )
-        pieces = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)])]
+        pieces = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
         parser = ReplyParser()
         parsed: list[object] = []
         for piece in pieces:
