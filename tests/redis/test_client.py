@@ -13,10 +13,8 @@ from typing import Any
 from twisted.internet.defer import gatherResults
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
 from ratchet_tx.redis import (
-    IRedisClient,
     RedisClient,
     RedisError,
     RedisUnavailable,
@@ -35,11 +33,6 @@ class ClientTestCase(SynchronousTestCase):
     def connectedClient(self, **options: Any) -> tuple[RedisClient, Peer]:
         client = RedisClient(self.reactor, URL, **options)
         return client, self.server.connected()
-
-
-class InterfaceTests(SynchronousTestCase):
-    def test_verify(self) -> None:
-        self.assertTrue(verifyObject(IRedisClient, RedisClient(MemoryReactorClock(), URL)))
 
 
 class ExecuteTests(ClientTestCase):
