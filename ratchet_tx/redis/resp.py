@@ -55,8 +55,9 @@ from ratchet_tx.redis.errors import RedisError, RedisProtocolError
 Reply: TypeAlias = "bytes | str | int | None | RedisError | list[Reply]"
 
 #: What a command's argument may be: C{str} is sent as UTF-8, C{int} and
-#: C{float} as their decimal text (a C{float} in its shortest exact form).
-Argument: TypeAlias = "bytes | str | int | float"
+#: C{float} as their decimal text (a C{float} in its shortest exact form),
+#: C{bytearray} and C{memoryview} as their bytes.
+Argument: TypeAlias = "bytes | str | int | float | bytearray | memoryview"
 
 #: The longest bulk string accepted, as Redis's own C{proto-max-bulk-len}.
 MAX_BULK_LENGTH = 512 * 2**20

@@ -21,10 +21,10 @@ from twisted.python.failure import Failure
 
 from ratchet_tx.redis.errors import RedisError
 from ratchet_tx.redis.protocol import RedisProtocol
-from ratchet_tx.redis.resp import Reply, ReplyParser
+from ratchet_tx.redis.resp import ReplyParser
 
 
-def encodeReply(value: Reply) -> bytes:
+def encodeReply(value: Any) -> bytes:
     """
     A reply in RESP2: C{bytes} as a bulk string, C{str} as a simple string,
     C{int} as an integer, C{None} as a nil bulk, L{RedisError} as an error,
@@ -68,7 +68,7 @@ class Peer:
         new, self._read = data[self._read :], len(data)
         return self._parser.feed(new)  # type: ignore[return-value]
 
-    def reply(self, *replies: Reply) -> None:
+    def reply(self, *replies: Any) -> None:
         """Send these replies, in one read."""
         self.send(b"".join(encodeReply(reply) for reply in replies))
 
@@ -108,7 +108,7 @@ class FakeServer:
     def accept(self, index: int = -1) -> Peer:
         """Complete connection attempt C{index} (the latest by default)."""
         factory = self.reactor.tcpClients[index][2]
-        wrapper = factory.buildProtocol(None)
+        wrapper: Any = factory.buildProtocol(None)
         transport = StringTransport()
         wrapper.makeConnection(transport)
         return Peer(wrapper._wrappedProtocol, transport, wrapper)

@@ -176,7 +176,7 @@ class HandshakeTests(ReconnectTestCase):
 class BackoffTests(ReconnectTestCase):
     def attemptTimes(self, failures: int) -> list[float]:
         """Refuse C{failures} attempts in a row; when was each made?"""
-        times = []
+        times: list[float] = []
         for _ in range(failures):
             if len(times) == self.server.attempts:
                 [retry] = self.timers()
