@@ -195,7 +195,6 @@ class ReconnectingRedis(Service):
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
         self.backoff = backoff if backoff is not None else Backoff()
-        self._reactor = reactor
         self._clock: IReactorTime = reactor
         self._parserLimits = {
             "maxBulkLength": maxBulkLength,
