@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -171,8 +171,8 @@ class RedisSubscriber(ReconnectingRedis):
         self._onMessage = onMessage
         self._onReconnect = onReconnect
         self._pingTimer: Any = None
-        # Whether the connection being made restores subscriptions.
-        self._restoring = False
+        # The channels and patterns the handshake in progress subscribes.
+        self._sent: tuple[frozenset[bytes], frozenset[bytes]] = (frozenset(), frozenset())
         super().__init__(reactor, url, **options)
 
     # The connection.
@@ -187,8 +187,8 @@ class RedisSubscriber(ReconnectingRedis):
     def sendHandshake(self, protocol: RedisProtocol) -> list[Deferred[Any]]:
         """C{AUTH} when there is a password, then every subscription."""
         commands = super().sendHandshake(protocol)
-        self._restoring = bool(self.channels or self.patterns)
-        for command, names in (("SUBSCRIBE", self.channels), ("PSUBSCRIBE", self.patterns)):
+        self._sent = (frozenset(self.channels), frozenset(self.patterns))
+        for command, names in zip(("SUBSCRIBE", "PSUBSCRIBE"), self._sent, strict=True):
             if names:
                 commands.append(
                     self.handshakeCommand(
@@ -199,11 +199,33 @@ class RedisSubscriber(ReconnectingRedis):
 
     def connectionReady(self, protocol: RedisProtocol) -> None:
         self._schedulePing()
-        if self._restoring and self._onReconnect is not None:
-            try:
-                self._onReconnect()
-            except Exception:
-                _log.failure("onReconnect raised; the subscriber carries on")
+        # What was (un)subscribed during the handshake is not in it: catch
+        # up, and call onReconnect once that is confirmed too.
+        restored = any(self._sent)
+        catchUp = []
+        for names, sent, command in [
+            (self.channels, self._sent[0], "SUBSCRIBE"),
+            (self.patterns, self._sent[1], "PSUBSCRIBE"),
+        ]:
+            added, removed = sorted(names - sent), sorted(sent - names)
+            if added:
+                restored = True
+                catchUp.append(self._send(protocol, command, names, added))
+            if removed:
+                catchUp.append(self._send(protocol, "UN" + command, names, removed))
+        # Once every catch-up is answered, confirmed or refused; if the
+        # connection is lost first, the next one catches up and tells.
+        done = DeferredList(catchUp, consumeErrors=True)
+        if restored:
+            done.addCallback(lambda _: self._reconnected(protocol))
+
+    def _reconnected(self, protocol: RedisProtocol) -> None:
+        if self._onReconnect is None or self._protocol is not protocol:
+            return
+        try:
+            self._onReconnect()
+        except Exception:
+            _log.failure("onReconnect raised; the subscriber carries on")
 
     def connectionGone(self) -> None:
         self._cancelPing()
@@ -294,13 +316,20 @@ class RedisSubscriber(ReconnectingRedis):
         protocol = self._protocol
         if protocol is None or not protocol.usable:
             return succeed(None) if not add else fail(self.refused())
-        confirmed = protocol.sendCommand(
-            (command, *encoded), len(encoded), command.lower().encode()
-        )
+        return self._send(protocol, command, names, encoded)
+
+    def _send(
+        self, protocol: RedisProtocol, command: str, names: set[bytes], given: list[bytes]
+    ) -> Deferred[None]:
+        """
+        Send one (un)subscription of C{given}; a subscription that Redis
+        refuses is taken out of C{names}.
+        """
+        confirmed = protocol.sendCommand((command, *given), len(given), command.lower().encode())
 
         def refused(failure: Any) -> Any:
-            if add and failure.check(RedisError):
-                names.difference_update(encoded)
+            if not command.startswith("UN") and failure.check(RedisError):
+                names.difference_update(given)
             return failure
 
         return confirmed.addCallbacks(lambda _: None, refused)

@@ -212,6 +212,49 @@ class ReconnectTests(SubscriberTestCase):
         self.assertEqual(len(loggedLines(self.log, "Redis subscriber unavailable at")), 1)
         self.assertEqual(len(loggedLines(self.log, "Redis subscriber connected to")), 1)
 
+    def test_changedDuringTheHandshake(self) -> None:
+        """
+        What is subscribed or unsubscribed while the handshake is on its way
+        is caught up once it is done; onReconnect comes after that too.
+        """
+        subscriber, peer = self.connected()
+        subscriber.subscribe("a", "b")
+        peer.reply(*confirm(b"subscribe", b"a", b"b"))
+        peer.lose()
+        peer = self.server.accept()
+        self.assertEqual(peer.commands(), [[b"SUBSCRIBE", b"a", b"b"]])
+        self.failureResultOf(subscriber.subscribe("c"), RedisUnavailable)
+        self.successResultOf(subscriber.unsubscribe("a"))
+        peer.reply(*confirm(b"subscribe", b"a", b"b"))
+        self.assertTrue(subscriber.connected)
+        self.assertEqual(peer.commands(), [[b"SUBSCRIBE", b"c"], [b"UNSUBSCRIBE", b"a"]])
+        self.assertEqual(self.reconnects, [])
+        peer.reply([b"subscribe", b"c", 3])
+        self.assertEqual(self.reconnects, [])
+        peer.reply([b"unsubscribe", b"a", 2])
+        self.assertEqual(len(self.reconnects), 1)
+        self.assertEqual(subscriber.channels, {b"b", b"c"})
+
+    def test_subscribedDuringTheFirstHandshake(self) -> None:
+        subscriber = self.subscriber()
+        peer = self.server.accept()
+        self.failureResultOf(subscriber.subscribe("a"), RedisUnavailable)
+        peer.reply("PONG")
+        self.assertEqual(peer.commands(), [[b"PING"], [b"SUBSCRIBE", b"a"]])
+        peer.reply([b"subscribe", b"a", 1])
+        self.assertEqual(len(self.reconnects), 1)
+
+    def test_unsubscribedOnlyDuringTheHandshake(self) -> None:
+        """Nothing restored, nothing missed: no onReconnect."""
+        subscriber = self.subscriber()
+        peer = self.server.accept()
+        self.failureResultOf(subscriber.subscribe("a"), RedisUnavailable)
+        self.successResultOf(subscriber.unsubscribe("a"))
+        peer.reply("PONG")
+        self.assertTrue(subscriber.connected)
+        self.assertEqual(peer.commands(), [[b"PING"]])
+        self.assertEqual(self.reconnects, [])
+
     def test_subscribeInFlightWhenLost(self) -> None:
         subscriber, peer = self.connected()
         d = subscriber.subscribe("a")
