@@ -30,10 +30,11 @@ it from wherever it keeps history.  C{onReconnect} is called after every
 connection that restored at least one subscription, so also after the first
 one when L{RedisSubscriber.subscribe} was called before it.
 
-A subscription asked for while there is no connection fails at once with
-L{RedisUnavailable}, and is kept: it is made as soon as the connection is
-back, and C{onReconnect} tells when.  An unsubscription never fails: without
-a connection there is nothing to undo on the server.
+A subscription asked for while there is no connection (or while a new one
+is still in its handshake) fails at once with L{RedisUnavailable}, and is
+kept: it is made as soon as the connection is ready, and C{onReconnect}
+tells when.  An unsubscription without a connection succeeds at once: the
+next connection will not subscribe it.
 
 Every C{pingInterval} seconds the subscriber sends C{PING}; a connection that
 does not answer within C{commandTimeout} is replaced, so a server that
