@@ -94,8 +94,10 @@ class RedisClient(ReconnectingRedis):
         @param options: C{connectTimeout}, C{commandTimeout}, C{backoff},
             C{maxBulkLength}, C{maxArrayLength}, C{maxDepth}, C{endpoint}:
             see L{ReconnectingRedis.__init__}.
-        @raise ValueError: the URL is invalid.
+        @raise ValueError: the URL is invalid, or an option is out of range.
         """
+        if maxPending < 1:
+            raise ValueError("maxPending must be at least 1")
         self.maxPending = maxPending
         super().__init__(reactor, url, **options)
 

@@ -390,7 +390,7 @@ class ReconnectingRedis(Service):
         if self._outageSince is not None:
             _log.info(
                 "Redis {role} connected to {address} after {duration:.1f} s unavailable; "
-                "{failed} commands failed meanwhile",
+                "commands failed meanwhile: {failed}",
                 role=self._role,
                 address=self._name,
                 duration=self._clock.seconds() - self._outageSince,

@@ -313,7 +313,8 @@ class OutageTests(RedisTestCase):
         await waitFor(lambda: messages, what="the message after the restart")
         self.assertEqual(messages, [b"back"])
         [ended] = loggedLines(self.log, "Redis client connected to")
-        self.assertIn("commands failed meanwhile", ended)
+        failedMeanwhile = int(ended.rsplit(": ", 1)[1])
+        self.assertEqual(failedMeanwhile, len(failures))
         self.assertEqual(len(loggedLines(self.log, "Redis subscriber connected to")), 1)
         self.assertEqual(len(loggedLines(self.log, "unavailable at")), 2)
         for call in calls:

@@ -95,6 +95,7 @@ class EndpointTests(SynchronousTestCase):
         self.assertRaises(ValueError, RedisClient, reactor, "http://x")
         self.assertRaises(ValueError, RedisClient, reactor, URL, connectTimeout=0)
         self.assertRaises(ValueError, RedisClient, reactor, URL, commandTimeout=-1)
+        self.assertRaises(ValueError, RedisClient, reactor, URL, maxPending=0)
         self.assertEqual(reactor.tcpClients, [])
 
 
@@ -249,7 +250,7 @@ class OutageLogTests(ReconnectTestCase):
             ended,
             [
                 "Redis client connected to redis://:***@127.0.0.1:6379/0 after 200.0 s "
-                "unavailable; 22 commands failed meanwhile"
+                "unavailable; commands failed meanwhile: 22"
             ],
         )
         self.assertNoSecretLogged()
@@ -284,7 +285,7 @@ class OutageLogTests(ReconnectTestCase):
         self.server.connected()
         started, ended = self.outageLines()
         self.assertIn("(no reply within 2 s)", started[0])
-        self.assertIn("1 commands failed meanwhile", ended[0])
+        self.assertIn("commands failed meanwhile: 1", ended[0])
 
 
 class WhenConnectedTests(ReconnectTestCase):
