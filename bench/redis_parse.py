@@ -31,7 +31,7 @@ from ratchet_tx.redis.resp import ReplyParser  # noqa: E402
 try:
     import hiredis
 except ImportError:  # pragma: no cover - optional
-    hiredis = None
+    hiredis = None  # type: ignore[assignment]
 
 READ_SIZE = 65536
 RUNS = 7
