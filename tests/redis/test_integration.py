@@ -186,6 +186,15 @@ class CommandTests(RedisTestCase):
         self.assertFalse(client.connected)
 
 
+class IPv6Tests(RedisTestCase):
+    async def test_ipv6Literal(self) -> None:
+        server = self.startServer("--bind", "127.0.0.1", "::1")
+        client = await self.connectedClient(f"redis://[::1]:{server.port}/4")
+        info = await client.execute("CLIENT", "INFO")
+        self.assertIn(b" db=4 ", info)
+        self.assertIn(b"laddr=[::1]:%d " % server.port, info)
+
+
 class AuthTests(RedisTestCase):
     SECRET = "s3cret:with@odd/chars"
 
