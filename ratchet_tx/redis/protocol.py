@@ -103,6 +103,7 @@ class RedisProtocol(Protocol):
         self._gone = False
 
     def connectionMade(self) -> None:
+        """Set C{TCP_NODELAY} and keepalives, where the transport has them."""
         # Commands are small and pipelined: send each write at once.
         for option in ("setTcpNoDelay", "setTcpKeepAlive"):
             setter = getattr(self.transport, option, None)
@@ -140,6 +141,7 @@ class RedisProtocol(Protocol):
         return deferred
 
     def dataReceived(self, data: bytes) -> None:
+        """Parse C{data}; each reply completed goes to L{replyReceived}."""
         try:
             replies = self.parser.feed(data)
         except RedisProtocolError as e:
@@ -208,6 +210,7 @@ class RedisProtocol(Protocol):
         self.drop(f"no reply within {self.commandTimeout:g} s", timedOut=True)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """The connection is gone (if it was not already) and closed."""
         self._lose(f"connection lost: {reason.getErrorMessage().rstrip('.')}")
         self.onClosed()
 

@@ -91,6 +91,7 @@ class SubscriberProtocol(RedisProtocol):
         self.onMessage: Callable[[bytes, bytes], None] = lambda channel, data: None
 
     def replyReceived(self, reply: Reply) -> None:
+        """A message goes to L{onMessage}; any other reply answers a command."""
         kind = reply[0] if type(reply) is list and reply else None
         if kind == _MESSAGE or kind == _PMESSAGE:
             assert isinstance(reply, list)
@@ -179,6 +180,7 @@ class RedisSubscriber(ReconnectingRedis):
     # The connection.
 
     def makeProtocol(self) -> RedisProtocol:
+        """A L{SubscriberProtocol} whose messages come here."""
         protocol = SubscriberProtocol(
             self._clock, self.commandTimeout, ReplyParser(**self._parserLimits), self._name
         )
@@ -199,6 +201,7 @@ class RedisSubscriber(ReconnectingRedis):
         return commands
 
     def connectionReady(self, protocol: RedisProtocol) -> None:
+        """Start pinging, catch up, and call onReconnect (module docstring)."""
         self._schedulePing()
         # What was (un)subscribed during the handshake is not in it: catch
         # up, and call onReconnect once that is confirmed too.
@@ -229,9 +232,11 @@ class RedisSubscriber(ReconnectingRedis):
             _log.failure("onReconnect raised; the subscriber carries on")
 
     def connectionGone(self) -> None:
+        """No pings without a connection."""
         self._cancelPing()
 
     def close(self) -> Deferred[None]:
+        """Stop pinging, then close as L{ReconnectingRedis.close} does."""
         self._cancelPing()
         return super().close()
 
