@@ -1,0 +1,1 @@
+"""Tests for L{ratchet_tx.redis}: the codec, the client and the subscriber."""
