@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import fail
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
@@ -143,6 +144,7 @@ class DjangoDatabaseStore:
         self._lock = threading.Lock()
         self._started = False
         self._closed = False
+        self._shutdownTrigger: Any = None
 
     def load(self, cookieValue: str) -> Deferred[Any]:
         """
@@ -153,8 +155,6 @@ class DjangoDatabaseStore:
             Django would not make or data that is not a valid session, and
             with L{SessionUnavailable} when the database fails.
         """
-        from twisted.internet.defer import fail
-
         if self._closed:
             return fail(SessionUnavailable("the store is closed"))
         if not _SESSION_KEY.fullmatch(cookieValue):
@@ -175,6 +175,10 @@ class DjangoDatabaseStore:
         self._closed = True
         if self._started:
             self._pool.stop()
+            if self._shutdownTrigger is not None:
+                core: IReactorCore = self._reactorForPool()  # type: ignore[assignment]
+                core.removeSystemEventTrigger(self._shutdownTrigger)
+                self._shutdownTrigger = None
         with self._lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
@@ -194,7 +198,13 @@ class DjangoDatabaseStore:
             self._started = True
             self._pool.start()
             core: IReactorCore = self._reactorForPool()  # type: ignore[assignment]
-            core.addSystemEventTrigger("during", "shutdown", self.close)
+            self._shutdownTrigger = core.addSystemEventTrigger(
+                "during", "shutdown", self._shuttingDown
+            )
+
+    def _shuttingDown(self) -> None:
+        self._shutdownTrigger = None  # firing: it is no longer registered
+        self.close()
 
     # In a pool thread.
 

@@ -85,7 +85,8 @@ def flaskCookie(data: Mapping[str, Any], *, secret: str = SECRET,
 
     @app.post("/login")
     def login() -> str:
-        session.permanent = permanent
+        if permanent:
+            session.permanent = True  # stored as "_permanent": True
         session.update(data)
         return "logged in"
 
