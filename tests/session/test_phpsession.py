@@ -10,6 +10,7 @@ C{serialize()} writes random JSON-able values for a property test.
 from __future__ import annotations
 
 import math
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -150,7 +151,7 @@ def _asPHP(value: object) -> object:
     if isinstance(value, dict):
         result: dict[object, object] = {}
         for key, item in value.items():
-            if key.lstrip("-").isdigit() and key == str(int(key)) and key != "-0":
+            if re.fullmatch(r"-?[1-9][0-9]*|0", key) and -(2**63) <= int(key) < 2**63:
                 result[int(key)] = _asPHP(item)
             else:
                 result[key] = _asPHP(item)

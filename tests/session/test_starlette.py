@@ -24,7 +24,8 @@ class StarletteCookieTests(SynchronousTestCase):
 
     def test_maxAge(self) -> None:
         cookie = starletteCookie(DATA)
-        self.assertEqual(read(StarletteCookieStore(SECRET, clock=nowClock(codec.MAX_AGE - 60)), cookie), DATA)
+        store = StarletteCookieStore(SECRET, clock=nowClock(codec.MAX_AGE - 60))
+        self.assertEqual(read(store, cookie), DATA)
         read(StarletteCookieStore(SECRET, clock=nowClock(codec.MAX_AGE + 60)), cookie).trap(
             SessionExpired
         )
