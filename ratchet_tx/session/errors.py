@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.session.test_errors -*-
+# -*- test-case-name: tests.session.test_provider -*-
 """
 What can go wrong when a session is read.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.session.test_limits -*-
+# -*- test-case-name: tests.session.test_signing -*-
 """
 The bounds every session decoder works within, and a bounded check of a
 decoded JSON value.

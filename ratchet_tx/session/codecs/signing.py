@@ -103,8 +103,8 @@ def inflate(data: bytes, limits: Limits) -> bytes:
     except zlib.error as error:
         raise MalformedSession("not zlib data") from error
     limits.checkSize(len(out))
-    if inflater.unconsumed_tail or not inflater.eof:
-        raise MalformedSession("truncated or oversized zlib data")
+    if inflater.unconsumed_tail or inflater.unused_data or not inflater.eof:
+        raise MalformedSession("truncated, oversized or trailed zlib data")
     return out
 
 
