@@ -16,7 +16,7 @@ from ratchet_tx.session import (
 )
 from ratchet_tx.session.clock import reactorClock
 from tests.session.frameworks import SECRET, djangoSession, flaskCookie, starletteCookie
-from tests.session.test_django import nowClock, read
+from tests.session.helpers import nowClock, read
 
 DATA = {"user": "ada", "text": "x" * 300}
 

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from ratchet_tx.session import DjangoDatabaseStore
 from ratchet_tx.session.errors import BadSignature, MalformedSession, SessionUnavailable
 from tests.session.frameworks import OLD_SECRET, SECRET, configureDjango, djangoSession
-from tests.session.test_django import nowClock
+from tests.session.helpers import nowClock
 
 DATA = {"_auth_user_id": "1", "name": "Ada ☃", "cart": [1, 2, {"sku": "x"}]}
 

@@ -31,7 +31,7 @@ from ratchet_tx.session import (
 from ratchet_tx.session.errors import InvalidSession
 from ratchet_tx.websocket import HandshakeError, WebSocketVersion
 from tests.session.frameworks import SECRET, djangoSession
-from tests.session.test_django import nowClock
+from tests.session.helpers import nowClock
 from tests.support.apps import LogCapture, RecordingApplication, connectTo
 from tests.websocket.helpers import (
     SAMPLE_KEY3 as HIXIE_KEY3,

@@ -31,11 +31,9 @@ from typing import Any
 from ratchet_tx.session.codecs.limits import DEFAULT_LIMITS, Limits
 from ratchet_tx.session.codecs.signing import (
     Key,
-    asBytes,
-    checkSignature,
-    inflate,
+    decodePayload,
     loadJSON,
-    urlsafeB64Decode,
+    unsignTimestamped,
     urlsafeB64Encode,
 )
 from ratchet_tx.session.errors import MalformedSession, SessionExpired
@@ -50,7 +48,6 @@ SESSION_COOKIE_AGE = 60 * 60 * 24 * 7 * 2
 SESSION_COOKIE_NAME = "sessionid"
 
 _SEPARATOR = b":"
-_COMPRESSED = b"."
 _BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_VALUES = {digit: value for value, digit in enumerate(_BASE62)}
 #: More base-62 digits than any timestamp until the year 4 million needs.
@@ -103,21 +100,10 @@ def loads(
         before C{now}.
     @raise MalformedSession: if it is not in the format, or over C{limits}.
     """
-    raw = asBytes(signed)
-    limits.checkSize(len(raw))
-    value, separator, signature = raw.rpartition(_SEPARATOR)
-    if not separator:
-        raise MalformedSession("no signature")
-    keys = [asBytes(key) for key in (secretKey, *fallbackKeys)]
-    checkSignature(value, signature, keys, _signer(salt))
-    payload, separator, stamp = value.rpartition(_SEPARATOR)
-    if not separator:
-        raise MalformedSession("no timestamp")
+    payload, stamp = unsignTimestamped(
+        signed, _SEPARATOR, (secretKey, *fallbackKeys), _signer(salt), limits
+    )
     timestamp = _base62(stamp)
     if maxAge is not None and now - timestamp > maxAge:
         raise SessionExpired(f"signed {now - timestamp:.0f} s ago, over {maxAge} s")
-    compressed = payload[:1] == _COMPRESSED
-    data = urlsafeB64Decode(payload[1:] if compressed else payload)
-    if compressed:
-        data = inflate(data, limits)
-    return loadJSON(data.decode("latin-1"), limits)
+    return loadJSON(decodePayload(payload, limits).decode("latin-1"), limits)

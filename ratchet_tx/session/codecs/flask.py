@@ -33,10 +33,9 @@ from ratchet_tx.session.codecs import itsdangerous
 from ratchet_tx.session.codecs.limits import DEFAULT_LIMITS, Limits
 from ratchet_tx.session.codecs.signing import (
     Key,
-    inflate,
+    decodePayload,
     loadJSON,
     standardB64Decode,
-    urlsafeB64Decode,
 )
 from ratchet_tx.session.errors import MalformedSession
 
@@ -47,7 +46,6 @@ PERMANENT_SESSION_LIFETIME = 31 * 24 * 60 * 60
 #: C{SESSION_COOKIE_NAME}'s default.
 SESSION_COOKIE_NAME = "session"
 
-_COMPRESSED = b"."
 
 
 def _parseDate(value: Any) -> datetime | None:
@@ -139,12 +137,8 @@ def loads(
         now=now,
         limits=limits,
     )
-    compressed = payload[:1] == _COMPRESSED
-    data = urlsafeB64Decode(payload[1:] if compressed else payload)
-    if compressed:
-        data = inflate(data, limits)
     try:
-        text = data.decode("utf-8")
+        text = decodePayload(payload, limits).decode("utf-8")
     except UnicodeDecodeError as error:
         raise MalformedSession("not UTF-8") from error
     return untag(loadJSON(text, limits))

@@ -26,8 +26,7 @@ from enum import Enum
 from ratchet_tx.session.codecs.limits import DEFAULT_LIMITS, Limits
 from ratchet_tx.session.codecs.signing import (
     Key,
-    asBytes,
-    checkSignature,
+    unsignTimestamped,
     urlsafeB64Decode,
     urlsafeB64Encode,
 )
@@ -84,16 +83,9 @@ def unsign(
         before C{now}, or after C{now}.
     @raise MalformedSession: if it is not in the format, or over C{limits}.
     """
-    raw = asBytes(signed)
-    limits.checkSize(len(raw))
-    value, separator, signature = raw.rpartition(_SEPARATOR)
-    if not separator:
-        raise MalformedSession("no signature")
-    keys = [asBytes(key) for key in (secretKey, *fallbackKeys)]
-    checkSignature(value, signature, keys, _signer(salt, derivation, digest))
-    payload, separator, stamp = value.rpartition(_SEPARATOR)
-    if not separator:
-        raise MalformedSession("no timestamp")
+    payload, stamp = unsignTimestamped(
+        signed, _SEPARATOR, (secretKey, *fallbackKeys), _signer(salt, derivation, digest), limits
+    )
     packed = urlsafeB64Decode(stamp)
     if not packed or len(packed) > _MAX_TIMESTAMP_BYTES:
         raise MalformedSession("malformed timestamp")

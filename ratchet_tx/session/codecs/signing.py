@@ -23,6 +23,7 @@ from ratchet_tx.session.errors import BadSignature, MalformedSession
 #: A key as the frameworks take it: C{str} (encoded as UTF-8) or C{bytes}.
 Key = str | bytes
 
+_COMPRESSED = b"."
 _URLSAFE = re.compile(rb"[A-Za-z0-9_-]*")
 _STANDARD = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 
@@ -87,6 +88,47 @@ def checkSignature(
         if hmac.compare_digest(signature, sign(key, value)):
             return
     raise BadSignature("the signature does not match")
+
+
+def unsignTimestamped(
+    signed: str | bytes,
+    separator: bytes,
+    keys: Iterable[Key],
+    sign: Callable[[bytes, bytes], bytes],
+    limits: Limits,
+) -> tuple[bytes, bytes]:
+    """
+    Check C{value SEP timestamp SEP signature} (the layout of Django's and
+    itsdangerous's timestamp signers), the signature over C{value SEP
+    timestamp} under any of C{keys}.
+
+    @return: C{(value, timestamp)}, both still encoded.
+    @raise BadSignature: if no key signed it.
+    @raise MalformedSession: if it is over C{limits.maxSize}, or not in
+        that layout.
+    """
+    raw = asBytes(signed)
+    limits.checkSize(len(raw))
+    value, found, signature = raw.rpartition(separator)
+    if not found:
+        raise MalformedSession("no signature")
+    checkSignature(value, signature, [asBytes(key) for key in keys], sign)
+    payload, found, stamp = value.rpartition(separator)
+    if not found:
+        raise MalformedSession("no timestamp")
+    return payload, stamp
+
+
+def decodePayload(payload: bytes, limits: Limits) -> bytes:
+    """
+    The data of a URL-safe payload as Django and itsdangerous write it:
+    C{["."] base64url(data)}, where C{"."} means C{data} is zlib-compressed.
+
+    @raise MalformedSession: if it is not that, or inflates beyond C{limits}.
+    """
+    compressed = payload[:1] == _COMPRESSED
+    data = urlsafeB64Decode(payload[1:] if compressed else payload)
+    return inflate(data, limits) if compressed else data
 
 
 def inflate(data: bytes, limits: Limits) -> bytes:
