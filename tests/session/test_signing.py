@@ -6,9 +6,10 @@ bounded inflation and JSON.
 from __future__ import annotations
 
 import base64
+import time
 import zlib
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -21,7 +22,7 @@ from ratchet_tx.session.codecs.signing import (
     urlsafeB64Decode,
     urlsafeB64Encode,
 )
-from ratchet_tx.session.errors import BadSignature, MalformedSession
+from ratchet_tx.session.errors import BadSignature, InvalidSession, MalformedSession
 
 
 class Base64Tests(SynchronousTestCase):
@@ -68,3 +69,50 @@ class BoundedTests(SynchronousTestCase):
         self.assertRaises(MalformedSession, loadJSON, "{", Limits())
         self.assertRaises(MalformedSession, loadJSON, b"\xff", Limits())
         self.assertRaises(MalformedSession, loadJSON, "[" * 100_000 + "]" * 100_000, Limits())
+
+
+class ArbitraryCookieTests(SynchronousTestCase):
+    """Whatever a client sends as a cookie, a codec raises only InvalidSession."""
+
+    @given(st.text(max_size=300) | st.binary(max_size=300))
+    @settings(max_examples=300, deadline=None)
+    def test_onlyInvalidSession(self, cookie: str | bytes) -> None:
+        from ratchet_tx.session.codecs import django, flask, starlette
+
+        codecs = [
+            lambda c: django.loads(c, "k", salt=django.SIGNED_COOKIES_SALT, now=0),
+            lambda c: flask.loads(c, "k", now=0),
+            lambda c: starlette.loads(c, "k", now=0),
+        ]
+        for loads in codecs:
+            try:
+                loads(cookie)
+            except InvalidSession:
+                pass
+
+    @given(st.text(max_size=200))
+    @settings(max_examples=200, deadline=None)
+    def test_signedGarbageOnlyInvalidSession(self, payload: str) -> None:
+        """Properly signed (by the real signers) but arbitrary payloads."""
+        import itsdangerous
+
+        from ratchet_tx.session.codecs import django, flask, starlette
+        from tests.session.frameworks import configureDjango
+
+        configureDjango()
+        from django.core import signing
+
+        now = time.time()
+        signed = [
+            (signing.TimestampSigner(key="k", salt=django.SIGNED_COOKIES_SALT).sign(payload),
+             lambda c: django.loads(c, "k", salt=django.SIGNED_COOKIES_SALT, now=now)),
+            (itsdangerous.TimestampSigner("k", salt="cookie-session", key_derivation="hmac")
+             .sign(payload), lambda c: flask.loads(c, "k", now=now)),
+            (itsdangerous.TimestampSigner("k").sign(payload),
+             lambda c: starlette.loads(c, "k", now=now)),
+        ]
+        for cookie, loads in signed:
+            try:
+                loads(cookie)
+            except InvalidSession:
+                pass
