@@ -20,9 +20,9 @@ def nowClock(offset: float = 0.0) -> Clock:
     return clock
 
 
-def read(store: Any, cookie: str) -> object:
+def read(store: Any, cookie: str) -> Any:
     """What the store's (fired) Deferred holds: the data, or the failure."""
-    results: list[object] = []
+    results: list[Any] = []
     store.load(cookie).addBoth(results.append)
     [result] = results
     return result

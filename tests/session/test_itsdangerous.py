@@ -30,7 +30,7 @@ def sign(value: bytes, key: str = "secret", salt: bytes = b"itsdangerous.Signer"
                        digest_method=digest).sign(value)
 
 
-def unsign(signed: bytes, key: str = "secret", **kwargs) -> bytes:
+def unsign(signed: bytes, key: str | bytes = "secret", **kwargs) -> bytes:
     kwargs.setdefault("salt", b"itsdangerous.Signer")
     kwargs.setdefault("derivation", KeyDerivation.DJANGO_CONCAT)
     kwargs.setdefault("now", FixedSigner.at)

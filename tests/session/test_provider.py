@@ -22,15 +22,17 @@ from ratchet_tx.server import Server
 from ratchet_tx.session import (
     DEFAULT_LOOKUP_TIMEOUT,
     DjangoSignedCookieStore,
+    FlaskCookieStore,
     ISessionStore,
     Session,
     SessionConnection,
     SessionProvider,
     SessionUnavailable,
+    StarletteCookieStore,
 )
 from ratchet_tx.session.errors import InvalidSession
 from ratchet_tx.websocket import HandshakeError, WebSocketVersion
-from tests.session.frameworks import SECRET, djangoSession
+from tests.session.frameworks import SECRET, djangoSession, flaskCookie, starletteCookie
 from tests.session.helpers import nowClock
 from tests.support.apps import LogCapture, RecordingApplication, connectTo
 from tests.websocket.helpers import (
@@ -284,6 +286,21 @@ class NoValidSessionTests(Setup):
         response = harness.connect().handshake(withCookie(tampered, name="sessionid"))
         self.assertEqual(response.status, 401)
         self.assertEqual(len(self.lines()), 1)
+
+
+class RealCookiesThroughTheLayerTests(Setup):
+    """The frameworks' cookies, as a browser sends them, through the layer."""
+
+    def test_flaskAndStarlette(self) -> None:
+        for store, cookie in [
+            (FlaskCookieStore(SECRET, clock=nowClock()), flaskCookie(DATA)),
+            (StarletteCookieStore(SECRET, clock=nowClock()), starletteCookie(DATA)),
+        ]:
+            self.app.events.clear()
+            self.store = store
+            self.harness(required=True).open(withCookie(cookie, name="session"))
+            self.assertEqual(dict(self.sessionOf()), DATA)
+        self.assertEqual(self.lines(), [])
 
 
 class StoreDownTests(Setup):
