@@ -10,9 +10,9 @@ Theory of operation
 ===================
 
 The WebSocket layer calls L{SessionProvider.onHandshake} once the request
-has arrived.  The provider wraps the connection in a L{SessionConnection},
-takes the store's cookie from C{conn.cookies}, and asks the store, for at
-most C{lookupTimeout} seconds::
+has arrived.  The provider takes the store's cookie from C{conn.cookies},
+asks the store for at most C{lookupTimeout} seconds, and wraps the
+connection in a L{SessionConnection} holding what it found::
 
   outcome of the lookup            required=False        required=True
   -------------------------------  --------------------  -------------------
@@ -28,6 +28,13 @@ callback of the application gets the same L{SessionConnection}, so
 C{conn.session} is there in C{onOpen}, C{onMessage}, C{onClose} and
 C{onError}, and the application's own sets of connections hold one kind of
 object.
+
+Why a connection decorator: the WebSocket connection is the WebSocket
+layer's (fixed slots, its own module), and decorating the connection it
+passes inward is how every layer of this project adds to it.  The view
+reads and writes through every attribute it does not have itself, so the
+application still sees C{path}, C{cookies}, C{version}, C{subprotocol} and
+the rest, and may set C{conn.subprotocol} in its C{onHandshake}.
 """
 
 from __future__ import annotations
