@@ -84,6 +84,19 @@ def feedChunks(decoder: FrameDecoder, data: bytes, size: int) -> list[Event]:
     return events
 
 
+def feedCut(data: st.DataObject, decoder: FrameDecoder, wire: bytes) -> list[Event]:
+    """
+    Feed C{wire} to C{decoder} in reads cut where hypothesis draws.
+
+    @return: all the events, in order.
+    """
+    reads = sorted(data.draw(st.lists(st.integers(0, len(wire)))))
+    received: list[Event] = []
+    for start, stop in pairwise([0, *reads, len(wire)]):
+        received += decoder.feed(wire[start:stop])
+    return received
+
+
 class DecoderTestCase(SynchronousTestCase):
     """
     Assertions about what a L{FrameDecoder} makes of some bytes.
@@ -670,11 +683,7 @@ class RoundTripTests(SynchronousTestCase):
             expected.append(message)
 
         wire = b"".join(frames)
-        reads = sorted(data.draw(st.lists(st.integers(0, len(wire)))))
-        decoder = FrameDecoder(expectMasked=fromClient)
-        received: list[Event] = []
-        for start, stop in pairwise([0, *reads, len(wire)]):
-            received += decoder.feed(wire[start:stop])
+        received = feedCut(data, FrameDecoder(expectMasked=fromClient), wire)
         self.assertEqual(received, expected)
 
 
@@ -901,12 +910,7 @@ class MaskedEncodingTests(DecoderTestCase):
         client = PerMessageDeflate(minSize=0) if deflate else None
         server = PerMessageDeflate() if deflate else None
         wire = b"".join(encodeMaskedMessage(message, client, key=keys.next()) for message in sent)
-        reads = sorted(data.draw(st.lists(st.integers(0, len(wire)))))
-        decoder = FrameDecoder(deflate=server)
-        received: list[Event] = []
-        for start, stop in pairwise([0, *reads, len(wire)]):
-            received += decoder.feed(wire[start:stop])
-        self.assertEqual(received, sent)
+        self.assertEqual(feedCut(data, FrameDecoder(deflate=server), wire), sent)
 
 
 class ClientDecodingTests(DecoderTestCase):
