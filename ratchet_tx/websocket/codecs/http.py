@@ -296,6 +296,12 @@ class _HeadBuffer:
         self._scanned = 0
         self._lineEnds = 0
 
+    def __len__(self) -> int:
+        """
+        How many bytes are buffered.
+        """
+        return len(self._buffer)
+
     def feed(
         self, data: bytes, maxSize: int, maxHeaders: int, what: str
     ) -> tuple[bytes, int, bytes] | None:
