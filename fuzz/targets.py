@@ -5,7 +5,8 @@ A target takes the bytes and where to cut them into reads, and checks what
 must hold whatever the bytes are:
 
   - only L{HandshakeError} (before the handshake) or L{ProtocolError} (after)
-    comes out; any other exception is a bug and propagates as itself;
+    comes out, or on the client's side L{HandshakeFailed}; any other
+    exception is a bug and propagates as itself;
   - what comes out can be answered: a refusal renders, an error's close code
     can be sent, a ping can be answered, a peer's close can be echoed;
   - buffers stay bounded (the request head, a decoder's unparsed bytes, a
@@ -24,17 +25,25 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 
 from ratchet_tx.websocket.codecs import hixie, hybi
+from ratchet_tx.websocket.codecs.clienthandshake import ClientHandshake, parseURL
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
-from ratchet_tx.websocket.codecs.errors import HandshakeError, ProtocolError
+from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
+from ratchet_tx.websocket.codecs.errors import (
+    HandshakeError,
+    HandshakeFailed,
+    InvalidHandshakeResponse,
+    ProtocolError,
+)
 from ratchet_tx.websocket.codecs.events import Close, Ping, Pong
-from ratchet_tx.websocket.codecs.handshake import readOpening, renderAccept
-from ratchet_tx.websocket.codecs.http import RequestReader, renderRejection
+from ratchet_tx.websocket.codecs.handshake import WebSocketVersion, readOpening, renderAccept
+from ratchet_tx.websocket.codecs.http import RequestReader, ResponseReader, renderRejection
 
 #: Limits the targets run with: small, so that fuzzed input reaches them.
 MAX_HEAD = 2048
 MAX_HEADERS = 24
 MAX_FRAME = 512
 MAX_MESSAGE = 1024
+MAX_BODY = 256
 
 #: The close codes a codec may fail with.
 FAILURE_CODES = frozenset(
@@ -194,6 +203,76 @@ def _checkHixieEvents(events: Iterable[object]) -> None:
             hixie.encodeText(event)
         elif type(event) is not Close:
             raise AssertionError(f"unexpected Hixie event {event!r}")
+
+
+#: The client handshakes a response is checked against: the specs'
+#: examples, each version's (the RFC's offers permessage-deflate too).
+CLIENT_HANDSHAKES: tuple[ClientHandshake, ...] = tuple(
+    ClientHandshake(
+        url=parseURL("ws://example.com/demo"),
+        version=version,
+        key=None if version.isHixie else "dGhlIHNhbXBsZSBub25jZQ==",
+        challenge=(
+            hixie.Challenge("4 @1  46546xW%0l 1 5", "12998 5 Y3 1  .P00", b"^n:ds[4U")
+            if version is WebSocketVersion.HIXIE_76
+            else None
+        ),
+        subprotocols=("sample",) if version.isHixie else ("chat", "superchat"),
+        origin="http://example.com",
+        deflate=DeflatePolicy(),
+    )
+    for version in WebSocketVersion
+)
+
+
+def checkResponse(data: bytes, cuts: Sequence[int] = ()) -> list[str]:
+    """
+    Read C{data} as a server's answer to each of L{CLIENT_HANDSHAKES} and
+    check it, as a client does.
+
+    @return: per handshake, what happened: C{"incomplete"}, C{"invalid"},
+        C{"refused NNN"} or the version accepted.
+    """
+    return [_checkResponse(handshake, data, cuts) for handshake in CLIENT_HANDSHAKES]
+
+
+def _checkResponse(handshake: ClientHandshake, data: bytes, cuts: Sequence[int]) -> str:
+    reader = ResponseReader(
+        maxHandshakeSize=MAX_HEAD,
+        maxHeaders=MAX_HEADERS,
+        maxBodySize=MAX_BODY,
+        switchBodySize=handshake.switchBodySize,
+    )
+    response = None
+    try:
+        for piece in cut(data, cuts):
+            response = reader.feed(piece)
+            assert len(reader._buffer or ()) <= MAX_HEAD, "the head buffer outgrew its limit"
+            if response is not None:
+                break
+        else:
+            response = reader.end()
+    except InvalidHandshakeResponse as error:
+        assert isinstance(error.reason, str)
+        try:
+            reader.feed(b"more")
+        except InvalidHandshakeResponse as again:
+            assert again is error
+        else:
+            raise AssertionError("a failed ResponseReader accepted more bytes") from None
+        return "incomplete" if "closed" in error.reason else "invalid"
+    assert len(response.body) <= max(MAX_BODY, handshake.switchBodySize)
+    try:
+        accepted = handshake.validate(response)
+    except HandshakeFailed as failed:
+        str(failed)  # the message a client logs renders
+        if isinstance(failed, InvalidHandshakeResponse):
+            return "invalid"
+        return f"refused {response.status}"
+    if accepted.deflate is not None:
+        # The agreed compressor can be set up and used.
+        accepted.deflate.compress(b"fuzz" * 20)
+    return accepted.version.value
 
 
 # Seeds: valid inputs for the mutations to start from.
@@ -464,6 +543,34 @@ STACK_SEEDS: tuple[bytes, ...] = tuple(
 )
 
 
+RESPONSE_SEEDS: tuple[bytes, ...] = (
+    b"HTTP/1.1 101 Switching Protocols\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+    b"Sec-WebSocket-Protocol: chat\r\n"
+    b"Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; "
+    b"client_no_context_takeover\r\n"
+    b"\r\n\x81\x05Hello",
+    b"HTTP/1.1 101 WebSocket Protocol Handshake\r\n"
+    b"Upgrade: WebSocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Origin: http://example.com\r\n"
+    b"Sec-WebSocket-Location: ws://example.com/demo\r\n"
+    b"Sec-WebSocket-Protocol: sample\r\n"
+    b"\r\n8jKS'y:G*Co,Wxa-\x00Hi\xff",
+    b"HTTP/1.1 101 Web Socket Protocol Handshake\r\n"
+    b"Upgrade: WebSocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"WebSocket-Origin: http://example.com\r\n"
+    b"WebSocket-Location: ws://example.com/demo\r\n"
+    b"\r\n",
+    b"HTTP/1.1 403 Forbidden\r\nContent-Length: 19\r\n\r\norigin not allowed\n",
+    b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.0 500 Oops\r\n\r\nuntil the end",
+)
+
+
 #: Every target, with its seeds: name -> (target, seeds).
 TARGETS: dict[str, tuple[Callable[..., object], tuple[bytes, ...]]] = {
     "handshake": (checkHandshake, HANDSHAKE_SEEDS),
@@ -473,5 +580,6 @@ TARGETS: dict[str, tuple[Callable[..., object], tuple[bytes, ...]]] = {
         tuple(frameStream(random.Random(seed), masked=False, count=6) for seed in range(4)),
     ),
     "hixie": (checkHixie, HIXIE_SEEDS),
+    "response": (checkResponse, RESPONSE_SEEDS),
     "stack": (checkStack, STACK_SEEDS),
 }

@@ -28,8 +28,6 @@ are never cached.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from enum import Enum
 
 from ratchet_tx.websocket.codecs import hixie, hybi
@@ -197,35 +195,42 @@ class HybiFraming(_Remembering):
 class ClientHybiFraming(HybiFraming):
     """
     Frames of RFC 6455 and HyBi-07..12 as a client sends them: each masked
-    with a fresh key, so never cached.
+    with a fresh, unpredictable key, so never cached.
     """
 
-    __slots__ = ("_maskKey",)
+    __slots__ = ("_nextKey",)
 
     role = Role.CLIENT
 
-    def __init__(self, maskKey: Callable[[], bytes] | None = None) -> None:
+    def __init__(self, keys: hybi.MaskKeys | None = None) -> None:
         """
-        @param maskKey: returns a fresh 4-byte masking key per frame.
+        @param keys: where the masking keys come from: the process's own
+            L{hybi.MaskKeys} by default.
         """
         super().__init__()
-        self._maskKey = maskKey or _randomMaskKey
+        self._nextKey = (keys or _processKeys()).next
 
     def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
-        return hybi.encodeMessage(plainMessage(message), deflate, mask=self._maskKey())
+        return hybi.encodeMaskedMessage(plainMessage(message), deflate, key=self._nextKey())
 
     def encodeClose(self, code: int | None, reason: str) -> bytes:
-        return hybi.encodeClose(code, reason, mask=self._maskKey())
+        return hybi.encodeMaskedClose(code, reason, key=self._nextKey())
 
     def encodePing(self, payload: bytes) -> bytes:
-        return hybi.encodePing(payload, mask=self._maskKey())
+        return hybi.encodeMaskedPing(payload, key=self._nextKey())
 
     def encodePong(self, payload: bytes) -> bytes:
-        return hybi.encodePong(payload, mask=self._maskKey())
+        return hybi.encodeMaskedPong(payload, key=self._nextKey())
 
 
-def _randomMaskKey() -> bytes:
-    return os.urandom(hybi.MASK_KEY_SIZE)
+_keys: list[hybi.MaskKeys] = []
+
+
+def _processKeys() -> hybi.MaskKeys:
+    """The masking keys every client connection of this process draws from."""
+    if not _keys:
+        _keys.append(hybi.MaskKeys())
+    return _keys[0]
 
 
 class HixieFraming(_Remembering):

@@ -31,9 +31,11 @@ from fuzz.targets import (
     MAX_HEAD,
     MAX_MESSAGE,
     MUTATIONS,
+    RESPONSE_SEEDS,
     checkFrames,
     checkHandshake,
     checkHixie,
+    checkResponse,
     clientFrame,
     mutate,
 )
@@ -110,6 +112,33 @@ class HandshakeFuzzTests(Counted, SynchronousTestCase):
         self.examples += 1
         self.assertEqual(checkHandshake(seed, where), checkHandshake(seed))
         self.assertFalse(checkHandshake(seed).startswith("refused"))
+
+
+class ResponseFuzzTests(Counted, SynchronousTestCase):
+    """
+    A client's L{ResponseReader} and L{ClientHandshake.validate} fed what a
+    hostile server might send.
+    """
+
+    @fuzzSettings
+    @given(st.binary(max_size=MAX_HEAD + 200), cuts)
+    def test_randomBytes(self, data: bytes, where: list[int]) -> None:
+        self.examples += 1
+        checkResponse(data, where)
+
+    @fuzzSettings
+    @given(mutated(RESPONSE_SEEDS), cuts)
+    def test_mutatedResponses(self, data: bytes, where: list[int]) -> None:
+        self.examples += 1
+        checkResponse(data, where)
+
+    @fuzzSettings
+    @given(st.sampled_from(RESPONSE_SEEDS), cuts)
+    def test_validInAnyChunking(self, seed: bytes, where: list[int]) -> None:
+        self.examples += 1
+        self.assertEqual(checkResponse(seed, where), checkResponse(seed))
+        # Each seed is some version's answer (or a refusal).
+        self.assertTrue(set(checkResponse(seed)) - {"invalid", "incomplete"})
 
 
 class HandshakeRegressionTests(SynchronousTestCase):

@@ -27,11 +27,14 @@ from ratchet_tx.websocket.codecs.deflate import (
     DEFAULT_MIN_SIZE,
     DeflatePolicy,
     PerMessageDeflate,
+    acceptResponse,
     deflatedSizeBound,
     negotiate,
+    parseElement,
     parseExtensions,
+    renderOffer,
 )
-from ratchet_tx.websocket.codecs.errors import ProtocolError
+from ratchet_tx.websocket.codecs.errors import InvalidHandshakeResponse, ProtocolError
 from ratchet_tx.websocket.codecs.events import Event, Ping
 from ratchet_tx.websocket.codecs.hybi import (
     MAX_PAYLOAD_NORMAL,
@@ -1078,3 +1081,220 @@ class RoundTripTests(SynchronousTestCase):
         for start, stop in pairwise([0, *reads, len(wire)]):
             received += decoder.feed(wire[start:stop])
         self.assertEqual(received, sent)
+
+
+def clientAccepts(answer: str, policy: DeflatePolicy) -> PerMessageDeflate:
+    """
+    The client's side of the extension once the server answered C{answer}.
+    """
+    parsed = parseElement(answer)
+    assert parsed is not None, answer
+    name, params = parsed
+    assert name == "permessage-deflate"
+    return acceptResponse(params, policy)
+
+
+policies = st.builds(
+    DeflatePolicy,
+    serverNoContextTakeover=st.booleans(),
+    clientNoContextTakeover=st.booleans(),
+    serverMaxWindowBits=st.integers(8, 15),
+    clientMaxWindowBits=st.integers(9, 15),
+    minSize=st.sampled_from([0, 20]),
+)
+
+
+class ClientOfferTests(SynchronousTestCase):
+    """
+    L{renderOffer} writes a client's offer from a L{DeflatePolicy}.
+    """
+
+    def test_default(self) -> None:
+        """
+        What browsers offer: any window for either side.
+        """
+        self.assertEqual(renderOffer(DeflatePolicy()), "permessage-deflate; client_max_window_bits")
+
+    def test_everything(self) -> None:
+        policy = DeflatePolicy(
+            serverNoContextTakeover=True,
+            clientNoContextTakeover=True,
+            serverMaxWindowBits=10,
+            clientMaxWindowBits=12,
+        )
+        self.assertEqual(
+            renderOffer(policy),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+            "server_max_window_bits=10; client_max_window_bits=12",
+        )
+
+    def test_disabled(self) -> None:
+        self.assertIsNone(renderOffer(DeflatePolicy(enabled=False)))
+
+    @given(policies)
+    def test_parses(self, policy: DeflatePolicy) -> None:
+        """
+        The offer is one well-formed element.
+        """
+        offer = renderOffer(policy)
+        assert offer is not None
+        self.assertEqual(len(parseExtensions([offer])), 1)
+
+
+class ClientAcceptTests(SynchronousTestCase):
+    """
+    L{acceptResponse} checks a server's answer as RFC 7692 section 7.1 says
+    a client must.
+    """
+
+    def assertFails(self, answer: str, policy: DeflatePolicy, reason: str) -> None:
+        error = self.assertRaises(InvalidHandshakeResponse, clientAccepts, answer, policy)
+        self.assertIn(reason, error.reason)
+        self.assertTrue(error.reason.startswith("permessage-deflate: "), error.reason)
+
+    def test_plain(self) -> None:
+        deflate = clientAccepts("permessage-deflate", DeflatePolicy(minSize=7, compressLevel=3))
+        self.assertEqual(
+            (
+                deflate.sendWindowBits,
+                deflate.sendNoContextTakeover,
+                deflate.receiveWindowBits,
+                deflate.receiveNoContextTakeover,
+                deflate.minSize,
+                deflate.compressLevel,
+            ),
+            (15, False, 15, False, 7, 3),
+        )
+
+    def test_directions(self) -> None:
+        """
+        The client sends with the C{client_*} parameters and receives with
+        the C{server_*} ones.
+        """
+        deflate = clientAccepts(
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=9; "
+            "client_max_window_bits=10",
+            DeflatePolicy(),
+        )
+        self.assertEqual((deflate.receiveNoContextTakeover, deflate.receiveWindowBits), (True, 9))
+        self.assertEqual((deflate.sendNoContextTakeover, deflate.sendWindowBits), (False, 10))
+
+    def test_clientNoContextTakeover(self) -> None:
+        """
+        The server may ask us to reset; asking it ourselves, we reset
+        whatever it answers.
+        """
+        asked = clientAccepts("permessage-deflate; client_no_context_takeover", DeflatePolicy())
+        self.assertTrue(asked.sendNoContextTakeover)
+        ours = clientAccepts("permessage-deflate", DeflatePolicy(clientNoContextTakeover=True))
+        self.assertTrue(ours.sendNoContextTakeover)
+
+    def test_ownClientWindow(self) -> None:
+        """
+        Offered C{client_max_window_bits=N}, we compress with N unless the
+        server says less.
+        """
+        policy = DeflatePolicy(clientMaxWindowBits=11)
+        self.assertEqual(clientAccepts("permessage-deflate", policy).sendWindowBits, 11)
+        answer = "permessage-deflate; client_max_window_bits=8"
+        self.assertEqual(clientAccepts(answer, policy).sendWindowBits, 8)
+
+    def test_serverWindowUnasked(self) -> None:
+        """
+        A server may limit its own window unasked.
+        """
+        deflate = clientAccepts("permessage-deflate; server_max_window_bits=12", DeflatePolicy())
+        self.assertEqual(deflate.receiveWindowBits, 12)
+
+    def test_quotedValue(self) -> None:
+        deflate = clientAccepts('permessage-deflate; server_max_window_bits="10"', DeflatePolicy())
+        self.assertEqual(deflate.receiveWindowBits, 10)
+
+    def test_unknownParameter(self) -> None:
+        self.assertFails("permessage-deflate; x", DeflatePolicy(), "unknown parameter 'x'")
+        self.assertFails(
+            "permessage-deflate; client_window=9", DeflatePolicy(), "unknown parameter"
+        )
+
+    def test_noContextTakeoverWithValue(self) -> None:
+        for key in ("server_no_context_takeover", "client_no_context_takeover"):
+            self.assertFails(f"permessage-deflate; {key}=1", DeflatePolicy(), "takes no value")
+
+    def test_badWindowBits(self) -> None:
+        for key in ("server_max_window_bits", "client_max_window_bits"):
+            for value in ("=7", "=16", "=08", "=x", ""):
+                self.assertFails(f"permessage-deflate; {key}{value}", DeflatePolicy(), "8 to 15")
+
+    def test_serverWindowOverOffer(self) -> None:
+        self.assertFails(
+            "permessage-deflate; server_max_window_bits=11",
+            DeflatePolicy(serverMaxWindowBits=10),
+            "over the 10 offered",
+        )
+
+    def test_serverWindowNotAnswered(self) -> None:
+        """
+        A server that ignores our C{server_max_window_bits} would compress
+        with a window we cannot inflate with.
+        """
+        self.assertFails(
+            "permessage-deflate", DeflatePolicy(serverMaxWindowBits=10), "offered and not answered"
+        )
+
+    def test_clientWindowOverOffer(self) -> None:
+        self.assertFails(
+            "permessage-deflate; client_max_window_bits=13",
+            DeflatePolicy(clientMaxWindowBits=12),
+            "over the 12 offered",
+        )
+
+    def test_serverNoContextTakeoverNotAnswered(self) -> None:
+        self.assertFails(
+            "permessage-deflate",
+            DeflatePolicy(serverNoContextTakeover=True),
+            "server_no_context_takeover was offered and not answered",
+        )
+
+    @settings(deadline=None, max_examples=60)
+    @given(policies, policies, st.data())
+    def test_againstServer(
+        self, client: DeflatePolicy, server: DeflatePolicy, data: st.DataObject
+    ) -> None:
+        """
+        Whatever our offer and the server's policy, L{negotiate} agrees, we
+        accept its answer, and messages go both ways.
+        """
+        offer = renderOffer(client)
+        assert offer is not None
+        agreed = negotiate(parseExtensions([offer]), server)
+        assert agreed is not None, (offer, server)
+        answer, serverSide = agreed
+        clientSide = clientAccepts(answer, client)
+        self.assertEqual(clientSide.sendWindowBits, serverSide.receiveWindowBits)
+        self.assertEqual(clientSide.receiveWindowBits, serverSide.sendWindowBits)
+        self.assertEqual(clientSide.receiveNoContextTakeover, serverSide.sendNoContextTakeover)
+        # The server may free its decompressor only if we reset.
+        self.assertGreaterEqual(
+            clientSide.sendNoContextTakeover, serverSide.receiveNoContextTakeover
+        )
+        self.assertLessEqual(clientSide.receiveWindowBits, client.serverMaxWindowBits)
+        self.assertLessEqual(clientSide.sendWindowBits, client.clientMaxWindowBits)
+
+        sent = data.draw(messages)
+        upstream = b"".join(
+            compressedMessage(clientSide.compress(_payload(message)), _opcode(message))
+            for message in sent
+        )
+        decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=serverSide)
+        self.assertEqual(decoder.feed(upstream), sent)
+        downstream = b"".join(encodeMessage(message, serverSide) for message in sent)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, expectMasked=False, deflate=clientSide)
+        self.assertEqual(decoder.feed(downstream), sent)
+
+
+def _payload(message: str | bytes) -> bytes:
+    return message.encode() if isinstance(message, str) else message
+
+
+def _opcode(message: str | bytes) -> int:
+    return Opcode.TEXT if isinstance(message, str) else Opcode.BINARY

@@ -4,6 +4,7 @@ Tests for L{ratchet_tx.websocket.codecs.hixie}.
 
 from __future__ import annotations
 
+import random
 from itertools import pairwise
 
 from hypothesis import given
@@ -13,11 +14,16 @@ from twisted.trial.unittest import SynchronousTestCase
 from ratchet_tx.websocket.codecs.errors import HandshakeError, ProtocolError
 from ratchet_tx.websocket.codecs.events import Close
 from ratchet_tx.websocket.codecs.hixie import (
+    ANSWER_LENGTH,
     CLOSE_FRAME,
+    KEY3_LENGTH,
+    MAX_KEY_NUMBER,
+    Challenge,
     HixieDecoder,
     challengeResponse,
     encodeText,
     keyNumber,
+    makeKey,
 )
 
 #: The message limit given to decoders where the test needs no other.
@@ -150,6 +156,68 @@ class ChallengeResponseTests(SynchronousTestCase):
             HandshakeError, challengeResponse, "nospaces1", DRAFT_KEY2, DRAFT_KEY3
         )
         self.assertEqual(error.status, 400)
+
+
+class ClientKeyTests(SynchronousTestCase):
+    """
+    L{makeKey} and L{Challenge} make a client's challenge as draft 76
+    section 4.1 says.
+    """
+
+    @given(st.randoms(use_true_random=False))
+    def test_makeKey(self, rng: random.Random) -> None:
+        """
+        1 to 12 spaces, none at either end; 1 to 12 characters from
+        U+0021-U+002F and U+003A-U+007E; digits that are the number times the
+        spaces, within 2**32 - 1; and L{keyNumber} reads the number back.
+        """
+        key = makeKey(rng)
+        spaces = key.count(" ")
+        digits = "".join(c for c in key if c.isdigit())
+        noise = [c for c in key if not c.isdigit() and c != " "]
+        self.assertTrue(1 <= spaces <= 12, key)
+        self.assertFalse(key.startswith(" ") or key.endswith(" "), key)
+        self.assertTrue(1 <= len(noise) <= 12, key)
+        for c in noise:
+            self.assertTrue(0x21 <= ord(c) <= 0x2F or 0x3A <= ord(c) <= 0x7E, key)
+        self.assertLessEqual(int(digits), MAX_KEY_NUMBER)
+        self.assertEqual(int(digits) % spaces, 0)
+        self.assertEqual(keyNumber(key), int(digits) // spaces)
+        self.assertEqual(str(int(digits)), digits)  # no padding zeros
+
+    def test_keysVary(self) -> None:
+        """
+        Every part is drawn: across a few keys, every count of spaces and of
+        noise characters turns up, and the numbers differ.
+        """
+        rng = random.Random(7)
+        keys = [makeKey(rng) for _ in range(500)]
+        self.assertEqual({key.count(" ") for key in keys}, set(range(1, 13)))
+        noiseCounts = {sum(not c.isdigit() and c != " " for c in key) for key in keys}
+        self.assertEqual(noiseCounts, set(range(1, 13)))
+        self.assertEqual(len({keyNumber(key) for key in keys}), 500)
+
+    def test_draftExample(self) -> None:
+        challenge = Challenge(DRAFT_KEY1, DRAFT_KEY2, DRAFT_KEY3)
+        self.assertEqual(challenge.answer, DRAFT_RESPONSE)
+        self.assertEqual(len(challenge.answer), ANSWER_LENGTH)
+
+    @given(st.randoms(use_true_random=False))
+    def test_generate(self, rng: random.Random) -> None:
+        """
+        A generated challenge has a key3 of eight bytes, and its answer is
+        what a server computes from the request.
+        """
+        challenge = Challenge.generate(rng)
+        self.assertEqual(len(challenge.key3), KEY3_LENGTH)
+        self.assertEqual(
+            challenge.answer, challengeResponse(challenge.key1, challenge.key2, challenge.key3)
+        )
+
+    def test_systemRandom(self) -> None:
+        first = Challenge.generate(random.SystemRandom())
+        second = Challenge.generate(random.SystemRandom())
+        self.assertNotEqual(first, second)
 
 
 class EncodeTests(SynchronousTestCase):

@@ -8,12 +8,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from ratchet_tx.websocket.codecs.errors import HandshakeError
+from ratchet_tx.websocket.codecs.errors import HandshakeError, InvalidHandshakeResponse
 from ratchet_tx.websocket.codecs.http import (
+    MAX_CHUNK_LINE,
     Headers,
     Request,
     RequestReader,
+    Response,
+    ResponseReader,
+    isToken,
     renderRejection,
+    renderRequest,
     renderResponse,
 )
 
@@ -541,3 +546,336 @@ class PropertyTests(SynchronousTestCase):
         )
         request = parse(head + b"\r\n")
         self.assertEqual(request.headers.items(), fields)
+
+
+SWITCH = (
+    b"HTTP/1.1 101 Switching Protocols\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+    b"\r\n"
+)
+REFUSAL = (
+    b"HTTP/1.1 403 Forbidden\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"Content-Length: 19\r\n"
+    b"\r\n"
+    b"origin not allowed\n"
+)
+
+
+def readResponse(data: bytes, size: int, **options: int) -> tuple[Response, bytes]:
+    """
+    Feed C{data} to a new L{ResponseReader} in chunks of C{size} bytes until a
+    response comes out; if none does, end the stream.
+
+    @return: the response and every byte after it.
+    """
+    reader = ResponseReader(**options)
+    for start in range(0, len(data), size):
+        response = reader.feed(data[start : start + size])
+        if response is not None:
+            return response, reader.remainder + data[start + size :]
+    return reader.end(), b""
+
+
+class ResponseReaderTests(SynchronousTestCase):
+    """
+    L{ResponseReader} reads a response head and the body that belongs to
+    it, in any chunking.
+    """
+
+    def assertEveryChunking(self, data: bytes, after: bytes = b"", **options: int) -> Response:
+        """
+        C{data + after} in every chunk size gives the same response, and
+        exactly C{after} following it.
+        """
+        expected, rest = readResponse(data + after, len(data + after), **options)
+        self.assertEqual(rest, after)
+        for size in range(1, len(data + after) + 1):
+            self.assertEqual(
+                readResponse(data + after, size, **options), (expected, after), f"size {size}"
+            )
+        return expected
+
+    def test_switch(self) -> None:
+        response = self.assertEveryChunking(SWITCH, b"\x81\x05Hello")
+        self.assertEqual(response.status, 101)
+        self.assertEqual(response.reason, "Switching Protocols")
+        self.assertEqual(response.httpVersion, "1.1")
+        self.assertEqual(
+            response.headers.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        )
+        self.assertEqual(response.body, b"")
+
+    def test_switchBody(self) -> None:
+        """
+        After a 101, exactly C{switchBodySize} bytes are the body: the Hixie-76
+        answer.
+        """
+        head = b"HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\n\r\n"
+        response = self.assertEveryChunking(
+            head + b"8jKS'y:G*Co,Wxa-", b"\x00Hi\xff", switchBodySize=16
+        )
+        self.assertEqual(response.body, b"8jKS'y:G*Co,Wxa-")
+
+    def test_switchBodyIncomplete(self) -> None:
+        head = b"HTTP/1.1 101 WebSocket Protocol Handshake\r\n\r\n"
+        reader = ResponseReader(switchBodySize=16)
+        self.assertIsNone(reader.feed(head + b"8jKS'y"))
+        error = self.assertRaises(InvalidHandshakeResponse, reader.end)
+        self.assertIn("6 of the 16 bytes", error.reason)
+        self.assertEqual(
+            error.response, Response(101, "WebSocket Protocol Handshake", "1.1", Headers())
+        )
+
+    def test_contentLength(self) -> None:
+        response = self.assertEveryChunking(REFUSAL, b"ignored")
+        self.assertEqual(response.status, 403)
+        self.assertEqual(response.body, b"origin not allowed\n")
+
+    def test_contentLengthTruncated(self) -> None:
+        """
+        At most C{maxBodySize} bytes are kept, and the response is complete
+        once they have come.
+        """
+        response = self.assertEveryChunking(REFUSAL[:-9], b"allowed\n", maxBodySize=10)
+        self.assertEqual(response.body, b"origin not")
+
+    def test_contentLengthEndsEarly(self) -> None:
+        """
+        A refusal cut short by the end of the stream keeps what came.
+        """
+        self.assertEqual(readResponse(REFUSAL[:-5], 1)[0].body, b"origin not all")
+
+    def test_invalidContentLength(self) -> None:
+        """
+        A refusal with an unusable C{Content-Length} has no body: it is
+        still reported at once.
+        """
+        for value in (b"x", b"-1", b"1, 2", b"\xd9\xa1"):
+            head = b"HTTP/1.1 400 Bad Request\r\nContent-Length: " + value + b"\r\n\r\n"
+            self.assertEqual(
+                readResponse(head + b"zz", 100),
+                (
+                    Response(
+                        400,
+                        "Bad Request",
+                        "1.1",
+                        Headers([("Content-Length", value.decode("latin-1"))]),
+                    ),
+                    b"zz",
+                ),
+            )
+
+    def test_repeatedContentLength(self) -> None:
+        head = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\n"
+        self.assertEqual(readResponse(head + b"abc", 1)[0].body, b"ab")
+
+    def test_chunked(self) -> None:
+        head = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"
+        body = b"5\r\nhello\r\n6;name=value\r\n world\r\n0\r\n"
+        response = self.assertEveryChunking(head + body, b"Trailer: x\r\n\r\n")
+        self.assertEqual(response.body, b"hello world")
+
+    def test_chunkedBareLineFeeds(self) -> None:
+        head = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+        response, _ = readResponse(head + b"3\nabc\nA\n0123456789\n0\n", 1)
+        self.assertEqual(response.body, b"abc0123456789")
+
+    def test_chunkedTruncated(self) -> None:
+        head = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+        data = head + b"5\r\nhello\r\n6\r\n w"
+        response = self.assertEveryChunking(data, b"orld\r\n0\r\n\r\n", maxBodySize=7)
+        self.assertEqual(response.body, b"hello w")
+
+    def test_chunkedBroken(self) -> None:
+        """
+        A chunked encoding that breaks ends the body where it breaks.
+        """
+        head = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for broken in (b"zz\r\n", b"5\r\nhelloX\r\n", b"11111111111111111\r\n"):
+            response, _ = readResponse(head + b"2\r\nab\r\n" + broken + b"more", 1)
+            self.assertEqual(response.body, b"ab" + (b"hello" if b"hello" in broken else b""))
+
+    def test_chunkSizeLineBounded(self) -> None:
+        head = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+        reader = ResponseReader()
+        self.assertIsNone(reader.feed(head + b"1;" + b"x" * (MAX_CHUNK_LINE - 2)))
+        response = reader.feed(b"x")
+        assert response is not None
+        self.assertEqual(response.body, b"")
+
+    def test_chunkedEndsEarly(self) -> None:
+        head = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+        self.assertEqual(readResponse(head + b"5\r\nhel", 1)[0].body, b"hel")
+
+    def test_untilClose(self) -> None:
+        """
+        Without a length, a refusal's body ends with the stream, or at
+        C{maxBodySize}.
+        """
+        data = b"HTTP/1.0 500 Internal Server Error\r\nServer: old\r\n\r\nbroken"
+        response, rest = readResponse(data, 1)
+        self.assertEqual((response.httpVersion, response.body, rest), ("1.0", b"broken", b""))
+        response = self.assertEveryChunking(data[:-2], b"en", maxBodySize=4)
+        self.assertEqual(response.body, b"brok")
+
+    def test_otherTransferEncoding(self) -> None:
+        data = b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: gzip\r\nContent-Length: 1\r\n\r\nabc"
+        self.assertEqual(readResponse(data, 1)[0].body, b"abc")
+
+    def test_noBody(self) -> None:
+        """
+        1xx (but 101), 204 and 304 responses end with their head.
+        """
+        for status in (b"100 Continue", b"204 No Content", b"304 Not Modified"):
+            data = b"HTTP/1.1 " + status + b"\r\nContent-Length: 5\r\n\r\n"
+            response = self.assertEveryChunking(data, b"12345")
+            self.assertEqual(response.body, b"")
+
+    def test_emptyReason(self) -> None:
+        """
+        The reason phrase may be empty, and even its space missing.
+        """
+        for line in (b"HTTP/1.1 101 ", b"HTTP/1.1 101"):
+            response, _ = readResponse(line + b"\r\n\r\n", 100)
+            self.assertEqual((response.status, response.reason), (101, ""))
+
+    def test_reasonObsText(self) -> None:
+        response, _ = readResponse(b"HTTP/1.1 404 Introuv\xe9\r\nContent-Length: 0\r\n\r\n", 100)
+        self.assertEqual(response.reason, "Introuv\xe9")
+
+    def test_malformed(self) -> None:
+        for head in (
+            b"HTTP/1.1 1010 Too Long\r\n\r\n",
+            b"HTTP/2 101 Switching\r\n\r\n",
+            b"HTTP/2.0 101 Switching\r\n\r\n",
+            b"http/1.1 101 Switching\r\n\r\n",
+            b"HTTP/1.1 101 Switching\x00\r\n\r\n",
+            b"ICY 200 OK\r\n\r\n",
+            b"\r\nHTTP/1.1 101 Switching\r\n\r\n",
+            b"HTTP/1.1 101 Switching\r\nUpgrade : websocket\r\n\r\n",
+            b"HTTP/1.1 101 Switching\r\nUpgrade: websocket\r\n folded\r\n\r\n",
+        ):
+            reader = ResponseReader()
+            error = self.assertRaises(InvalidHandshakeResponse, reader.feed, head)
+            self.assertIsNone(error.response)
+            self.assertIs(self.assertRaises(InvalidHandshakeResponse, reader.feed, b"x"), error)
+
+    def test_headAtLimit(self) -> None:
+        head = SWITCH.replace(b"Connection: Upgrade", b"Connection: Upgrade" + b" " * 10)
+        reader = ResponseReader(maxHandshakeSize=len(head))
+        self.assertIsNotNone(reader.feed(head))
+
+    def test_headOverLimit(self) -> None:
+        """
+        A head one byte too long fails, however it arrives: at once when the
+        bytes without a blank line pass the limit.
+        """
+        reader = ResponseReader(maxHandshakeSize=len(SWITCH) - 1)
+        self.assertRaises(InvalidHandshakeResponse, reader.feed, SWITCH)
+        reader = ResponseReader(maxHandshakeSize=100)
+        self.assertIsNone(reader.feed(b"HTTP/1.1 101 x\r\nX: " + b"a" * 81))
+        error = self.assertRaises(InvalidHandshakeResponse, reader.feed, b"a")
+        self.assertEqual(error.reason, "response head larger than 100 bytes")
+
+    def test_oversizeOneByteAtATime(self) -> None:
+        reader = ResponseReader()
+        with self.assertRaises(InvalidHandshakeResponse):
+            for _ in range(20000):
+                reader.feed(b"a")
+
+    def test_maxHeaders(self) -> None:
+        head = b"HTTP/1.1 101 x\r\n" + b"X: y\r\n" * 10 + b"\r\n"
+        self.assertIsNotNone(ResponseReader(maxHeaders=10).feed(head))
+        error = self.assertRaises(InvalidHandshakeResponse, ResponseReader(maxHeaders=9).feed, head)
+        self.assertEqual(error.reason, "more than 9 header fields")
+
+    def test_leadingBlankLinesAreNotSkipped(self) -> None:
+        self.assertRaises(InvalidHandshakeResponse, ResponseReader().feed, b"\r\n" + SWITCH)
+
+    def test_endBeforeHead(self) -> None:
+        for data in (b"", b"HTTP/1.1 101 Switching Protocols\r\n"):
+            reader = ResponseReader()
+            reader.feed(data)
+            error = self.assertRaises(InvalidHandshakeResponse, reader.end)
+            self.assertEqual(error.reason, "the connection closed before the response head ended")
+
+    def test_doneMeansDone(self) -> None:
+        reader = ResponseReader()
+        self.assertIsNotNone(reader.feed(SWITCH))
+        self.assertRaises(RuntimeError, reader.feed, b"")
+        self.assertRaises(RuntimeError, reader.end)
+
+    def test_head(self) -> None:
+        reader = ResponseReader()
+        reader.feed(REFUSAL[:-3])
+        self.assertEqual(reader.head, REFUSAL[: REFUSAL.index(b"\r\n\r\n") + 4])
+
+    @given(_HEADISH, st.lists(st.integers(min_value=1, max_value=64), max_size=40))
+    def test_onlyInvalidHandshakeResponse(self, data: bytes, sizes: list[int]) -> None:
+        """
+        Any bytes in any chunking raise nothing but
+        L{InvalidHandshakeResponse}, and a response always comes with the
+        bytes after it.
+        """
+        reader = ResponseReader(maxHandshakeSize=200, maxHeaders=5, maxBodySize=50)
+        pos = 0
+        try:
+            for size in [*sizes, len(data)]:
+                piece = data.replace(b"GET / HTTP/1.1", b"HTTP/1.1 404 x")[pos : pos + size]
+                pos += size
+                response = reader.feed(piece)
+                if response is not None:
+                    self.assertLessEqual(len(response.headers), 5)
+                    self.assertLessEqual(len(response.body), 50)
+                    return
+            reader.end()
+        except InvalidHandshakeResponse as error:
+            self.assertIsInstance(error.reason, str)
+
+
+class RenderRequestTests(SynchronousTestCase):
+    """
+    L{renderRequest} writes request heads that L{RequestReader} reads back.
+    """
+
+    def test_request(self) -> None:
+        self.assertEqual(
+            renderRequest("/chat?room=1", [("Host", "example.com"), ("X-A", "b")]),
+            b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nX-A: b\r\n\r\n",
+        )
+
+    def test_method(self) -> None:
+        self.assertEqual(renderRequest("*", [], method="OPTIONS"), b"OPTIONS * HTTP/1.1\r\n\r\n")
+
+    def test_refused(self) -> None:
+        for target, method, headers in [
+            ("/a b", "GET", []),
+            ("", "GET", []),
+            ("/caf\xe9", "GET", []),
+            ("/", "G T", []),
+            ("/", "GET", [("Bad Name", "x")]),
+            ("/", "GET", [("X", "a\r\nInjected: yes")]),
+        ]:
+            self.assertRaises(ValueError, renderRequest, target, headers, method)
+
+    def test_isToken(self) -> None:
+        self.assertTrue(isToken("chat.v2+json"))
+        for text in ("", "a b", "a,b", "caf\xe9", '"q"'):
+            self.assertFalse(isToken(text))
+
+    @given(
+        st.from_regex(r"/[\x21-\x7e]*", fullmatch=True),
+        st.lists(
+            st.tuples(
+                st.from_regex(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", fullmatch=True),
+                st.from_regex(_FIELD_VALUE, fullmatch=True),
+            ),
+            max_size=10,
+        ),
+    )
+    def test_roundTrip(self, target: str, fields: list[tuple[str, str]]) -> None:
+        request = parse(renderRequest(target, fields))
+        self.assertEqual((request.target, request.headers.items()), (target, fields))

@@ -4,6 +4,7 @@ Tests for L{ratchet_tx.websocket.codecs.hybi}: RFC 6455 / HyBi framing.
 
 from __future__ import annotations
 
+import os
 from itertools import pairwise
 from typing import Any
 
@@ -22,16 +23,24 @@ from ratchet_tx.websocket.codecs.hybi import (
     RSV3,
     SPEEDUPS,
     FrameDecoder,
+    MaskKeys,
     Opcode,
+    _forgetKeysAfterFork,
     applyMask,
     encodeBinary,
     encodeClose,
     encodeFrame,
+    encodeMaskedClose,
+    encodeMaskedMessage,
+    encodeMaskedPing,
+    encodeMaskedPong,
     encodeMessage,
     encodePing,
     encodePong,
     encodeText,
+    maskedFrame,
     pythonApplyMask,
+    pythonMaskedFrame,
 )
 
 #: The message limit given to decoders where the test needs no other.
@@ -76,6 +85,19 @@ def feedChunks(decoder: FrameDecoder, data: bytes, size: int) -> list[Event]:
     for start in range(0, len(data), size):
         events += decoder.feed(data[start : start + size])
     return events
+
+
+def feedCut(data: st.DataObject, decoder: FrameDecoder, wire: bytes) -> list[Event]:
+    """
+    Feed C{wire} to C{decoder} in reads cut where hypothesis draws.
+
+    @return: all the events, in order.
+    """
+    reads = sorted(data.draw(st.lists(st.integers(0, len(wire)))))
+    received: list[Event] = []
+    for start, stop in pairwise([0, *reads, len(wire)]):
+        received += decoder.feed(wire[start:stop])
+    return received
 
 
 class DecoderTestCase(SynchronousTestCase):
@@ -670,9 +692,274 @@ class RoundTripTests(SynchronousTestCase):
             expected.append(message)
 
         wire = b"".join(frames)
-        reads = sorted(data.draw(st.lists(st.integers(0, len(wire)))))
-        decoder = FrameDecoder(maxMessageSize=LIMIT, expectMasked=fromClient)
-        received: list[Event] = []
-        for start, stop in pairwise([0, *reads, len(wire)]):
-            received += decoder.feed(wire[start:stop])
+        received = feedCut(data, FrameDecoder(maxMessageSize=LIMIT, expectMasked=fromClient), wire)
         self.assertEqual(received, expected)
+
+
+class CountingRandom:
+    """
+    A stand-in for C{os.urandom} that counts its calls and returns
+    distinguishable bytes.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, size: int) -> bytes:
+        self.calls.append(size)
+        start = len(self.calls) * 16
+        return bytes((start + index) % 256 for index in range(size))
+
+
+class MaskKeysTests(SynchronousTestCase):
+    """
+    L{MaskKeys} cuts keys from blocks of random bytes.
+    """
+
+    def test_keysAreTheBlockInOrder(self) -> None:
+        """
+        Keys are the random bytes, four at a time, each byte used once; a
+        new block is drawn when one is used up.
+        """
+        source = CountingRandom()
+        keys = MaskKeys(blockSize=8, random=source)
+        drawn = [keys.next() for _ in range(5)]
+        self.assertEqual(source.calls, [8, 8, 8])
+        self.assertEqual(
+            drawn,
+            [
+                bytes(range(16, 20)),
+                bytes(range(20, 24)),
+                bytes(range(32, 36)),
+                bytes(range(36, 40)),
+                bytes(range(48, 52)),
+            ],
+        )
+
+    def test_oneSystemCallPerBlock(self) -> None:
+        """
+        The default draws 1024 bytes of C{os.urandom} per 256 keys, and the
+        keys are those bytes.
+        """
+        blocks: list[bytes] = []
+
+        def urandom(size: int) -> bytes:
+            blocks.append(os.urandom(size))
+            return blocks[-1]
+
+        keys = MaskKeys(random=urandom)
+        drawn = b"".join(keys.next() for _ in range(1000))
+        self.assertEqual([len(block) for block in blocks], [1024] * 4)
+        self.assertEqual(drawn, b"".join(blocks)[:4000])
+
+    def test_defaultSourceIsTheKernel(self) -> None:
+        keys = MaskKeys()
+        self.assertIs(keys._random, os.urandom)
+        self.assertEqual(len(keys.next()), 4)
+
+    def test_blockSize(self) -> None:
+        for size in (0, -4, 6):
+            self.assertRaises(ValueError, MaskKeys, size)
+
+    def test_forkForgets(self) -> None:
+        """
+        After a fork, keys come from a block the child draws itself.
+        """
+        source = CountingRandom()
+        keys = MaskKeys(blockSize=8, random=source)
+        keys.next()
+        _forgetKeysAfterFork()
+        self.assertEqual(keys.next(), bytes(range(32, 36)))
+        self.assertEqual(len(source.calls), 2)
+
+    def test_forkedChildDrawsItsOwn(self) -> None:
+        """
+        A real child process sends other keys than its parent.
+        """
+        keys = MaskKeys()
+        keys.next()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                os.write(write, keys.next())
+            finally:
+                os._exit(0)
+        os.close(write)
+        try:
+            childKey = os.read(read, 4)
+        finally:
+            os.close(read)
+            os.waitpid(pid, 0)
+        self.assertEqual(len(childKey), 4)
+        # Had the child kept the inherited block, both would draw the same.
+        self.assertNotEqual(childKey, keys.next())
+
+    def test_noReferenceCycle(self) -> None:
+        """
+        A L{MaskKeys} is freed as soon as it is dropped, without the garbage
+        collector.
+        """
+        import gc
+        import weakref
+
+        keys = MaskKeys()
+        keys.next()
+        ref = weakref.ref(keys)
+        gc.disable()
+        try:
+            del keys
+            self.assertIsNone(ref())
+        finally:
+            gc.enable()
+
+
+class MaskedEncodingTests(DecoderTestCase):
+    """
+    The frames a client sends: masked with the key given.
+    """
+
+    def test_rfcMaskedText(self) -> None:
+        """
+        RFC 6455 section 5.7: a single-frame masked text message.
+        """
+        self.assertEqual(
+            encodeMaskedMessage("Hello", key=KEY),
+            bytes.fromhex("818537fa213d7f9f4d5158"),
+        )
+
+    def test_rfcMaskedPong(self) -> None:
+        """
+        RFC 6455 section 5.7: the masked pong answering a ping of "Hello".
+        """
+        self.assertEqual(
+            encodeMaskedPong(b"Hello", key=KEY), bytes.fromhex("8a8537fa213d7f9f4d5158")
+        )
+
+    def test_maskedFrameAgreesWithEncodeFrame(self) -> None:
+        """
+        L{maskedFrame} (compiled, if built) and L{pythonMaskedFrame} build
+        what L{encodeFrame} does, at every length boundary and for any
+        bytes-like payload.
+        """
+        for length in BOUNDARY_LENGTHS:
+            payload = bytes(index % 253 for index in range(length))
+            expected = encodeFrame(Opcode.BINARY, payload, mask=KEY)
+            for build in (maskedFrame, pythonMaskedFrame):
+                for kind in (bytes, bytearray, memoryview):
+                    frame = build(0x80 | Opcode.BINARY, kind(payload), KEY)  # type: ignore[arg-type]
+                    self.assertEqual(frame, expected, (build, kind, length))
+
+    def test_compiledArguments(self) -> None:
+        if not SPEEDUPS:
+            return
+        self.assertRaises(ValueError, maskedFrame, 0x81, b"x", b"abc")
+        self.assertRaises(ValueError, maskedFrame, 256, b"x", KEY)
+        self.assertRaises(ValueError, maskedFrame, -1, b"x", KEY)
+        self.assertRaises(TypeError, maskedFrame, 0x81, "text", KEY)
+        self.assertRaises(TypeError, maskedFrame, 0x81, b"x")
+
+    def test_messagesDecode(self) -> None:
+        """
+        What the client encodes, the server decodes in any chunking.
+        """
+        for length in BOUNDARY_LENGTHS:
+            text = "é" * (length // 2)
+            data = bytes(range(256)) * (length // 256) + bytes(length % 256)
+            wire = encodeMaskedMessage(text, key=KEY) + encodeMaskedMessage(
+                data, key=b"\x00\xff\x10\x01"
+            )
+            self.assertDecodes(wire, [text, data])
+
+    def test_compressed(self) -> None:
+        """
+        With permessage-deflate, a long enough message goes compressed, with
+        RSV1, and the server inflates it.
+        """
+        client = PerMessageDeflate(minSize=5)
+        server = PerMessageDeflate(minSize=5)
+        short = encodeMaskedMessage("Hell", client, key=KEY)
+        self.assertEqual(short, encodeMaskedMessage("Hell", key=KEY))
+        long = encodeMaskedMessage("Hello", client, key=KEY)
+        self.assertEqual(long[0], 0xC1)
+        self.assertEqual(applyMask(long[6:], KEY), bytes.fromhex("f248cdc9c90700"))
+        decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=server)
+        self.assertEqual(decoder.feed(short + long), ["Hell", "Hello"])
+
+    def test_control(self) -> None:
+        wire = (
+            encodeMaskedPing(key=KEY)
+            + encodeMaskedPing(b"p" * 125, key=KEY)
+            + encodeMaskedPong(b"q", key=KEY)
+            + encodeMaskedClose(1000, "bye", key=KEY)
+        )
+        self.assertDecodes(wire, [Ping(b""), Ping(b"p" * 125), Pong(b"q"), Close(1000, "bye")])
+        self.assertDecodes(encodeMaskedClose(key=KEY), [Close(None, "")])
+
+    def test_controlRefused(self) -> None:
+        self.assertRaises(ValueError, encodeMaskedPing, b"x" * 126, key=KEY)
+        self.assertRaises(ValueError, encodeMaskedPong, b"x" * 126, key=KEY)
+        self.assertRaises(ValueError, encodeMaskedClose, 1005, key=KEY)
+        self.assertRaises(ValueError, encodeMaskedClose, None, "no code", key=KEY)
+
+    def test_closeReasonTruncated(self) -> None:
+        frame = encodeMaskedClose(1000, "é" * 100, key=KEY)
+        [event] = FrameDecoder(maxMessageSize=LIMIT).feed(frame)
+        assert isinstance(event, Close)
+        self.assertEqual(event.reason, "é" * 61)
+
+    @settings(deadline=None)
+    @given(st.data(), messages, st.booleans())
+    def test_roundTrip(self, data: st.DataObject, sent: list[str | bytes], deflate: bool) -> None:
+        """
+        Any messages, each with a key from L{MaskKeys}, compressed or not,
+        come out of the server's decoder as sent, however the network cuts
+        them.
+        """
+        keys = MaskKeys()
+        client = PerMessageDeflate(minSize=0) if deflate else None
+        server = PerMessageDeflate() if deflate else None
+        wire = b"".join(encodeMaskedMessage(message, client, key=keys.next()) for message in sent)
+        decoder = FrameDecoder(maxMessageSize=LIMIT, deflate=server)
+        self.assertEqual(feedCut(data, decoder, wire), sent)
+
+
+class ClientDecodingTests(DecoderTestCase):
+    """
+    What a client's decoder (C{expectMasked=False}) refuses from a server.
+    """
+
+    def test_maskedServerFrames(self) -> None:
+        """
+        Any masked frame from a server fails with 1002, data or control.
+        """
+        for opcode, payload in [
+            (Opcode.TEXT, b"hi"),
+            (Opcode.BINARY, b"\x00" * 200),
+            (Opcode.PING, b""),
+            (Opcode.PONG, b"x"),
+            (Opcode.CLOSE, b"\x03\xe8"),
+        ]:
+            self.assertAlwaysCloses(masked(opcode, payload), PROTOCOL_ERROR, expectMasked=False)
+
+    def test_maskedAfterGoodFrames(self) -> None:
+        """
+        The messages before the masked frame are delivered with the error.
+        """
+        decoder = FrameDecoder(maxMessageSize=LIMIT, expectMasked=False)
+        error = self.assertCloses(decoder, encodeText("ok") + masked(Opcode.TEXT, b"no"), 1002)
+        self.assertEqual(error.events, ["ok"])
+        self.assertEqual(error.reason, "masked frame")
+
+    def test_invalidUtf8(self) -> None:
+        for data in [
+            encodeFrame(Opcode.TEXT, b"\xed\xa0\x80"),
+            encodeFrame(Opcode.TEXT, b"ok\xce", fin=False)
+            + encodeFrame(Opcode.CONTINUATION, b"ok"),
+            encodeFrame(Opcode.CLOSE, b"\x03\xe8\xff"),
+        ]:
+            self.assertAlwaysCloses(data, INVALID_PAYLOAD, expectMasked=False)
+
+    def test_invalidCompressedUtf8(self) -> None:
+        frame = encodeFrame(Opcode.TEXT, PerMessageDeflate().compress(b"\xc3\x28"), rsv=RSV1)
+        self.assertAlwaysCloses(frame, INVALID_PAYLOAD, withDeflate=True, expectMasked=False)

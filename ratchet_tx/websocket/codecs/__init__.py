@@ -1,5 +1,6 @@
 """
-Sans-I/O WebSocket codecs: opening handshakes and framing for every version.
+Sans-I/O WebSocket codecs: opening handshakes (both sides) and framing for every
+version, and the Flash socket policy.
 
 Nothing in this package imports Twisted or touches a socket.  Each codec is fed
 bytes and returns events (or raises a protocol error that says how to answer);

@@ -38,6 +38,30 @@ How each offered parameter is answered::
     no client_max_window_bits        declined if the policy's client window
                                      is under 15: the client could not be told
 
+A client does the other half.  L{renderOffer} writes its single offer from
+the same L{DeflatePolicy}, whose fields name the RFC's parameters and so mean
+the same on both sides (C{serverMaxWindowBits} is the largest window the
+server may compress with, whichever side sets it).  L{acceptResponse} checks
+the server's answer against it (RFC 7692 sections 7.1.1 and 7.1.2) and fails
+the handshake with L{InvalidHandshakeResponse} when the answer has a
+parameter the RFC does not define for a response, a bad or repeated value, or
+a configuration the offer did not allow::
+
+    offered (policy)                 the answer must, and then
+    -------------------------------  -----------------------------------------
+    server_no_context_takeover       echo it; the server resets its
+                                     compressor, we drop our decompressor
+                                     between messages
+    client_no_context_takeover       (a hint) we reset our compressor per
+                                     message, whatever the answer says
+    server_max_window_bits=N         carry server_max_window_bits=M, M <= N
+    client_max_window_bits[=N]       always offered (we can compress with any
+                                     window); M <= N if N was given, and we
+                                     compress with M (or N, or 15 if absent)
+
+The agreed L{PerMessageDeflate} of a client sends with the C{client_*}
+parameters and receives with the C{server_*} ones.
+
 Once agreed, a message is compressed (RFC 7692 section 7.2.1) as a raw
 DEFLATE stream flushed with C{Z_SYNC_FLUSH}, whose final four bytes
 C{00 00 ff ff} are dropped; the first frame of the message carries RSV1.  The
@@ -92,7 +116,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
-from ratchet_tx.websocket.codecs.errors import ProtocolError
+from ratchet_tx.websocket.codecs.errors import InvalidHandshakeResponse, ProtocolError
 from ratchet_tx.websocket.codecs.handshake import splitList
 
 #: The extension's name in C{Sec-WebSocket-Extensions}.
@@ -172,15 +196,19 @@ def parseExtensions(values: Iterable[str]) -> list[Offer]:
     offers: list[Offer] = []
     for value in values:
         for element in splitList(value):
-            offer = _parseElement(element)
+            offer = parseElement(element)
             if offer is not None:
                 offers.append(offer)
     return offers
 
 
-def _parseElement(element: str) -> Offer | None:
+def parseElement(element: str) -> Offer | None:
     """
-    Parse one element of the list, or return C{None} if it is malformed.
+    Parse one element of a C{Sec-WebSocket-Extensions} list.
+
+    @param element: one element, as L{splitList} cuts them.
+    @return: its C{(name, parameters)} as in L{parseExtensions}, or C{None}
+        if it is malformed or repeats a parameter.
     """
     match = _NAME_RE.match(element)
     if match is None:
@@ -209,7 +237,14 @@ def _parseElement(element: str) -> Offer | None:
 @dataclass(frozen=True, slots=True)
 class DeflatePolicy:
     """
-    What a server is willing to agree to for permessage-deflate.
+    What a server is willing to agree to for permessage-deflate, or what a
+    client offers (L{renderOffer}) and accepts (L{acceptResponse}).
+
+    The fields are named after the RFC's parameters, which name the side
+    that compresses, so they mean the same to a client: C{serverMaxWindowBits}
+    under 15 asks the server to compress with at most that window, and
+    C{clientMaxWindowBits} is the largest window the client compresses with.
+    The descriptions below are the server's reading.
 
     @ivar enabled: whether to accept the extension at all.
     @ivar serverNoContextTakeover: compress each message on its own even if
@@ -349,16 +384,104 @@ def _accept(
         response.append(f"{SERVER_MAX_WINDOW_BITS}={serverBits}")
     if announceClientBits:
         response.append(f"{CLIENT_MAX_WINDOW_BITS}={clientBits}")
-    deflate = PerMessageDeflate(
+    deflate = PerMessageDeflate.agreed(
+        policy,
         sendNoContextTakeover=serverNoContextTakeover,
         sendWindowBits=serverBits,
         receiveNoContextTakeover=clientNoContextTakeover,
         receiveWindowBits=clientBits,
-        minSize=policy.minSize,
-        memLevel=policy.memLevel,
-        compressLevel=policy.compressLevel,
     )
     return "; ".join(response), deflate
+
+
+def renderOffer(policy: DeflatePolicy) -> str | None:
+    """
+    A client's C{Sec-WebSocket-Extensions} offer for C{policy}.
+
+    One offer: the parameters the policy asks of the server, then
+    C{client_max_window_bits}, bare (the server may pick any window: we
+    compress with what it says) or with C{policy.clientMaxWindowBits} when
+    that is under 15.
+
+    @param policy: what the client asks for and accepts.
+    @return: the header value, or C{None} if the policy is disabled.
+    """
+    if not policy.enabled:
+        return None
+    offer = [EXTENSION_NAME]
+    if policy.serverNoContextTakeover:
+        offer.append(SERVER_NO_CONTEXT_TAKEOVER)
+    if policy.clientNoContextTakeover:
+        offer.append(CLIENT_NO_CONTEXT_TAKEOVER)
+    if policy.serverMaxWindowBits < MAX_WINDOW_BITS:
+        offer.append(f"{SERVER_MAX_WINDOW_BITS}={policy.serverMaxWindowBits}")
+    if policy.clientMaxWindowBits < MAX_WINDOW_BITS:
+        offer.append(f"{CLIENT_MAX_WINDOW_BITS}={policy.clientMaxWindowBits}")
+    else:
+        offer.append(CLIENT_MAX_WINDOW_BITS)
+    return "; ".join(offer)
+
+
+def acceptResponse(params: dict[str, str | None], policy: DeflatePolicy) -> PerMessageDeflate:
+    """
+    Check the server's answer to the offer L{renderOffer} made for
+    C{policy}, and configure the client's side of the extension.
+
+    @param params: the parameters of the answer's C{permessage-deflate}
+        element, from L{parseElement}.
+    @param policy: the policy the offer was made from.
+    @return: the client's L{PerMessageDeflate}: it compresses with the
+        C{client_*} parameters and inflates with the C{server_*} ones.
+    @raise InvalidHandshakeResponse: the answer breaks RFC 7692 section 7.1
+        or does not fit the offer (see the module docstring).
+    """
+    serverNoContextTakeover = False
+    clientNoContextTakeover = policy.clientNoContextTakeover
+    serverBits: int | None = None
+    clientBits = policy.clientMaxWindowBits
+    for key, value in params.items():
+        if key == SERVER_NO_CONTEXT_TAKEOVER or key == CLIENT_NO_CONTEXT_TAKEOVER:
+            if value is not None:
+                raise _refused(f"{key} takes no value")
+            if key == SERVER_NO_CONTEXT_TAKEOVER:
+                serverNoContextTakeover = True
+            else:
+                clientNoContextTakeover = True
+        elif key == SERVER_MAX_WINDOW_BITS or key == CLIENT_MAX_WINDOW_BITS:
+            if value is None or _WINDOW_BITS_RE.fullmatch(value) is None:
+                raise _refused(f"{key} must be 8 to 15, not {value!r}")
+            bits = int(value)
+            if key == SERVER_MAX_WINDOW_BITS:
+                if bits > policy.serverMaxWindowBits:
+                    raise _refused(
+                        f"{key}={bits} is over the {policy.serverMaxWindowBits} offered"
+                    )
+                serverBits = bits
+            else:
+                if bits > policy.clientMaxWindowBits:
+                    raise _refused(
+                        f"{key}={bits} is over the {policy.clientMaxWindowBits} offered"
+                    )
+                clientBits = bits
+        else:
+            raise _refused(f"unknown parameter {key!r}")
+    if policy.serverNoContextTakeover and not serverNoContextTakeover:
+        raise _refused(f"{SERVER_NO_CONTEXT_TAKEOVER} was offered and not answered")
+    if serverBits is None:
+        if policy.serverMaxWindowBits < MAX_WINDOW_BITS:
+            raise _refused(f"{SERVER_MAX_WINDOW_BITS} was offered and not answered")
+        serverBits = MAX_WINDOW_BITS
+    return PerMessageDeflate.agreed(
+        policy,
+        sendNoContextTakeover=clientNoContextTakeover,
+        sendWindowBits=clientBits,
+        receiveNoContextTakeover=serverNoContextTakeover,
+        receiveWindowBits=serverBits,
+    )
+
+
+def _refused(reason: str) -> InvalidHandshakeResponse:
+    return InvalidHandshakeResponse(f"{EXTENSION_NAME}: {reason}")
 
 
 def _tooBig(limit: int) -> ProtocolError:
@@ -431,6 +554,30 @@ class PerMessageDeflate:
         self._compressWbits = -max(sendWindowBits, _MIN_COMPRESS_WINDOW_BITS)
         self._compressor: zlib._Compress | None = None
         self._decompressor: zlib._Decompress | None = None
+
+    @classmethod
+    def agreed(
+        cls,
+        policy: DeflatePolicy,
+        *,
+        sendNoContextTakeover: bool,
+        sendWindowBits: int,
+        receiveNoContextTakeover: bool,
+        receiveWindowBits: int,
+    ) -> PerMessageDeflate:
+        """
+        The extension as negotiated, with the compression settings of
+        C{policy} (its C{minSize}, C{memLevel} and C{compressLevel}).
+        """
+        return cls(
+            sendNoContextTakeover=sendNoContextTakeover,
+            sendWindowBits=sendWindowBits,
+            receiveNoContextTakeover=receiveNoContextTakeover,
+            receiveWindowBits=receiveWindowBits,
+            minSize=policy.minSize,
+            memLevel=policy.memLevel,
+            compressLevel=policy.compressLevel,
+        )
 
     def __repr__(self) -> str:
         return (

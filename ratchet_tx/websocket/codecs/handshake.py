@@ -151,9 +151,13 @@ def splitList(value: str | None) -> tuple[str, ...]:
     return tuple(element for element in elements if element)
 
 
-def _hasToken(value: str | None, token: str) -> bool:
+def hasToken(value: str | None, token: str) -> bool:
     """
-    Whether the comma-separated C{value} holds C{token}, ignoring case.
+    Whether the comma-separated C{value} holds C{token}, ignoring case
+    (as C{Connection: keep-alive, Upgrade} holds C{"upgrade"}).
+
+    @param value: a header value, or C{None} if the header is absent.
+    @param token: the token to look for, in lower case.
     """
     if not value:
         return False
@@ -250,9 +254,9 @@ def readOpening(request: Request, versions: frozenset[WebSocketVersion] = ALL_VE
     headers = request.headers
     if request.method != "GET":
         raise _bad("WebSocket handshakes use GET")
-    if not _hasToken(headers.get("upgrade"), "websocket"):
+    if not hasToken(headers.get("upgrade"), "websocket"):
         raise _bad("Upgrade: websocket is missing")
-    if not _hasToken(headers.get("connection"), "upgrade"):
+    if not hasToken(headers.get("connection"), "upgrade"):
         raise _bad("Connection: Upgrade is missing")
     if len(headers.getAll("host")) != 1:
         raise _bad("exactly one Host header is required")

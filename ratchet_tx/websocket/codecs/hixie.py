@@ -10,7 +10,9 @@ draft-ietf-hybi-thewebsocketprotocol-00) proves that the server read the
 handshake by answering a challenge: each of the two C{Sec-WebSocket-Key}
 fields hides a number (its digits, divided by its count of spaces), and the
 answer is the MD5 of both numbers and the eight bytes after the request head.
-L{keyNumber} and L{challengeResponse} do that arithmetic.
+L{keyNumber} and L{challengeResponse} do that arithmetic; on the client's
+side, L{Challenge.generate} hides two random numbers the way draft 76 section
+4.1 prescribes (L{makeKey}) and knows the answer to expect.
 
 Both drafts frame data the same way ("Data framing" in either draft).  A
 frame starts with a type byte:
@@ -25,13 +27,19 @@ frame starts with a type byte:
 L{HixieDecoder} is a small state machine over those states, driven by
 C{bytes.find}: a run of small text frames in one read costs one C{find},
 one slice and one C{decode} per message, with no loop per byte.
+
+The drafts frame the same way in both directions (no masking), so a client
+uses L{encodeText}, L{CLOSE_FRAME} (Hixie-76 only: a Hixie-75 client just
+closes the connection) and L{HixieDecoder} exactly as a server does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import struct
+from dataclasses import dataclass
 from http import HTTPStatus
 
 from .closecodes import CloseCode
@@ -43,6 +51,18 @@ MAX_KEY_NUMBER = 0xFFFFFFFF
 
 #: How many bytes follow the Hixie-76 request head: the challenge's key3.
 KEY3_LENGTH = 8
+
+#: How many bytes follow the Hixie-76 101 response head: the MD5 answer.
+ANSWER_LENGTH = 16
+
+#: A client's key hides its number behind this many spaces (draft 76
+#: section 4.1)...
+MIN_KEY_SPACES = 1
+MAX_KEY_SPACES = 12
+#: ... and this many random characters from U+0021-U+002F and U+003A-U+007E.
+MIN_KEY_NOISE = 1
+MAX_KEY_NOISE = 12
+_KEY_NOISE = "".join(map(chr, [*range(0x21, 0x30), *range(0x3A, 0x7F)]))
 
 #: Type byte starting a text frame.
 TEXT_FRAME_TYPE = 0x00
@@ -132,6 +152,64 @@ def challengeResponse(key1: str, key2: str, key3: bytes) -> bytes:
         raise ValueError(f"key3 must be {KEY3_LENGTH} bytes, not {len(key3)}")
     numbers = _KEY_NUMBERS.pack(keyNumber(key1), keyNumber(key2))
     return hashlib.md5(numbers + bytes(key3)).digest()
+
+
+def makeKey(rng: random.Random) -> str:
+    """
+    A fresh C{Sec-WebSocket-Key1} or C{-Key2} value, made as draft 76
+    section 4.1 says.
+
+    Draw 1 to 12 spaces and a number from 0 to (2**32 - 1) // spaces; write
+    the number times the spaces in decimal; insert 1 to 12 random characters
+    from U+0021-U+002F and U+003A-U+007E anywhere, then the spaces anywhere
+    but at the start or the end.  L{keyNumber} recovers the number.
+
+    @param rng: the source of randomness (a C{random.SystemRandom} for real
+        connections).
+    """
+    spaces = rng.randint(MIN_KEY_SPACES, MAX_KEY_SPACES)
+    number = rng.randint(0, MAX_KEY_NUMBER // spaces)
+    key = list(str(number * spaces))
+    for _ in range(rng.randint(MIN_KEY_NOISE, MAX_KEY_NOISE)):
+        key.insert(rng.randint(0, len(key)), rng.choice(_KEY_NOISE))
+    for _ in range(spaces):
+        key.insert(rng.randint(1, len(key) - 1), _SPACE)
+    return "".join(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """
+    The challenge a Hixie-76 client sends: two keys in its request head and
+    eight bytes after it.
+
+    @ivar key1: the C{Sec-WebSocket-Key1} value.
+    @ivar key2: the C{Sec-WebSocket-Key2} value.
+    @ivar key3: the eight bytes written after the head.
+    """
+
+    key1: str
+    key2: str
+    key3: bytes
+
+    @classmethod
+    def generate(cls, rng: random.Random) -> Challenge:
+        """
+        A fresh challenge: two keys from L{makeKey} and eight random bytes.
+
+        @param rng: the source of randomness.
+        """
+        return cls(makeKey(rng), makeKey(rng), rng.randbytes(KEY3_LENGTH))
+
+    @property
+    def answer(self) -> bytes:
+        """
+        The 16 bytes the server must answer with (L{challengeResponse}).
+
+        @raise HandshakeError: if a key is invalid.
+        @raise ValueError: if C{key3} is not eight bytes long.
+        """
+        return challengeResponse(self.key1, self.key2, self.key3)
 
 
 def encodeText(text: str) -> bytes:

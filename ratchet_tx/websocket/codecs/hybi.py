@@ -50,12 +50,22 @@ the extension.
 Bad input raises a L{ProtocolError} with the close code to send, which also
 carries the events completed before the bad bytes;
 the decoder then stays failed.  After a CLOSE frame it ignores anything else.
+
+A client decodes with C{expectMasked=False} (a masked frame from a server
+fails with 1002) and encodes with the C{encodeMasked*} functions: each frame
+gets a fresh key from a L{MaskKeys}, and L{maskedFrame} writes header, key
+and masked payload into one new C{bytes} (in C when the speedups are built),
+so the payload is copied once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import struct
+import weakref
+from collections.abc import Callable, Iterator
 from enum import IntEnum
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
@@ -118,6 +128,7 @@ _MAX_BUFFERED = _MAX_HEADER_SIZE + MAX_PAYLOAD_NORMAL
 CLOSE_CODE_SIZE = 2
 MAX_CLOSE_REASON = MAX_PAYLOAD_NORMAL - CLOSE_CODE_SIZE
 
+
 #: Payloads from this size on are unmasked with C{bytes.translate} on strided
 #: slices; smaller ones with one XOR of two big integers (faster up to here).
 _TRANSLATE_MASK_THRESHOLD = 512
@@ -166,18 +177,44 @@ def pythonApplyMask(data: bytes, key: bytes) -> bytes:
     return bytes(masked)
 
 
+def pythonMaskedFrame(b0: int, payload: bytes, key: bytes) -> bytes:
+    """
+    A whole masked frame: header byte C{b0}, the mask bit and the length,
+    C{key}, then C{payload} XORed with C{key}.
+
+    The pure-Python L{maskedFrame}, used when the optional C speedups were
+    not built.
+
+    @param b0: the first header byte (FIN, RSV bits, opcode).
+    @param payload: the payload, unmasked.
+    @param key: the 4-byte masking key.
+    """
+    return _header(b0, MASK_BIT, len(payload)) + key + pythonApplyMask(payload, key)
+
+
 _compiledApplyMask: Callable[[bytes, bytes], bytes] | None
+_compiledMaskedFrame: Callable[[int, bytes, bytes], bytes] | None
 try:
     from ratchet_tx.websocket.codecs._speedups import applyMask as _compiledApplyMask
+    from ratchet_tx.websocket.codecs._speedups import maskedFrame as _compiledMaskedFrame
 except ImportError:  # built without a C compiler: pure Python it is
     _compiledApplyMask = None
+    _compiledMaskedFrame = None
 
-#: Whether L{applyMask} is the compiled one (C{ratchet_tx/websocket/codecs/_speedups.c}).
+#: Whether L{applyMask} and L{maskedFrame} are the compiled ones
+#: (C{ratchet_tx/websocket/codecs/_speedups.c}).
 SPEEDUPS = _compiledApplyMask is not None
 
 #: XOR C{data} with the 4-byte masking C{key}, repeated (RFC 6455 section
 #: 5.3): the compiled version if it was built, else L{pythonApplyMask}.
 applyMask = _compiledApplyMask if _compiledApplyMask is not None else pythonApplyMask
+
+#: Build a whole masked frame from its first header byte, its payload and
+#: its key, copying the payload once: the compiled version if it was built,
+#: else L{pythonMaskedFrame}.
+maskedFrame: Callable[[int, bytes, bytes], bytes] = (
+    _compiledMaskedFrame if _compiledMaskedFrame is not None else pythonMaskedFrame
+)
 
 
 def _fail(reason: str) -> ProtocolError:
@@ -588,12 +625,11 @@ def encodeBinary(data: bytes) -> bytes:
     return _header(FIN | _BINARY, 0, length) + data
 
 
-def encodeMessage(
-    message: str | bytes, deflate: PerMessageDeflate | None = None, mask: bytes | None = None
-) -> bytes:
+def encodeMessage(message: str | bytes, deflate: PerMessageDeflate | None = None) -> bytes:
     """
-    Build a frame holding a whole message, compressed if permessage-deflate
-    is agreed and the message is long enough.
+    Build an unmasked frame holding a whole message (server to client),
+    compressed if permessage-deflate is agreed and the message is long
+    enough.
 
     @param message: C{str} for a text message, C{bytes} for a binary one.
     @param deflate: the connection's permessage-deflate, or C{None}.  A
@@ -601,8 +637,6 @@ def encodeMessage(
         and sent with RSV1 set.  Without context takeover, the frame may be
         sent to every connection whose L{PerMessageDeflate.sharedKey} is the
         same.
-    @param mask: the masking key of a client's frame, or C{None} for a
-        server's unmasked frame.
     @return: the frame's bytes.
     """
     if isinstance(message, str):
@@ -614,43 +648,38 @@ def encodeMessage(
     if deflate is not None and len(payload) >= deflate.minSize:
         payload = deflate.compress(payload)
         b0 |= _COMPRESSED
-    if mask is None:
-        return _header(b0, 0, len(payload)) + payload
-    return _header(b0, MASK_BIT, len(payload)) + mask + applyMask(payload, mask)
+    return _header(b0, 0, len(payload)) + payload
 
 
-def _encodeControl(opcode: int, payload: bytes, mask: bytes | None) -> bytes:
+def _encodeControl(opcode: int, payload: bytes) -> bytes:
     if len(payload) > MAX_PAYLOAD_NORMAL:
         raise ValueError(
             f"control frame payload of {len(payload)} bytes, over {MAX_PAYLOAD_NORMAL}"
         )
-    if mask is None:
-        return bytes((FIN | opcode, len(payload))) + payload
-    return bytes((FIN | opcode, MASK_BIT | len(payload))) + mask + applyMask(payload, mask)
+    return bytes((FIN | opcode, len(payload))) + payload
 
 
-def encodePing(payload: bytes = b"", *, mask: bytes | None = None) -> bytes:
+def encodePing(payload: bytes = b"") -> bytes:
     """
-    Build a PING frame, masked with C{mask} if given (a client's).
+    Build an unmasked PING frame.
 
     @raise ValueError: C{payload} is over 125 bytes.
     """
-    return _encodeControl(_PING, payload, mask)
+    return _encodeControl(_PING, payload)
 
 
-def encodePong(payload: bytes = b"", *, mask: bytes | None = None) -> bytes:
+def encodePong(payload: bytes = b"") -> bytes:
     """
-    Build a PONG frame, the answer to a PING with C{payload}, masked with
-    C{mask} if given (a client's).
+    Build an unmasked PONG frame, the answer to a PING with C{payload}.
 
     @raise ValueError: C{payload} is over 125 bytes.
     """
-    return _encodeControl(_PONG, payload, mask)
+    return _encodeControl(_PONG, payload)
 
 
-def encodeClose(code: int | None = None, reason: str = "", *, mask: bytes | None = None) -> bytes:
+def encodeClose(code: int | None = None, reason: str = "") -> bytes:
     """
-    Build a CLOSE frame, masked with C{mask} if given (a client's).
+    Build an unmasked CLOSE frame.
 
     @param code: the close code, or C{None} for an empty payload.
     @param reason: why; cut to fit in the 125-byte payload, at a character
@@ -659,10 +688,17 @@ def encodeClose(code: int | None = None, reason: str = "", *, mask: bytes | None
         L{closecodes.isValidWireCode}), or C{reason} is given without a
         C{code}.
     """
+    return _encodeControl(_CLOSE, _closePayload(code, reason))
+
+
+def _closePayload(code: int | None, reason: str) -> bytes:
+    """
+    The payload of a CLOSE frame; see L{encodeClose}.
+    """
     if code is None:
         if reason:
             raise ValueError("a close reason needs a close code")
-        return _encodeControl(_CLOSE, b"", mask)
+        return b""
     if not isValidWireCode(code):
         raise ValueError(f"close code {code} may not be sent")
     encoded = reason.encode("utf-8")
@@ -672,4 +708,151 @@ def encodeClose(code: int | None = None, reason: str = "", *, mask: bytes | None
         while encoded[cut] & _UTF8_CONTINUATION_MASK == _UTF8_CONTINUATION:
             cut -= 1
         encoded = encoded[:cut]
-    return _encodeControl(_CLOSE, code.to_bytes(CLOSE_CODE_SIZE, "big") + encoded, mask)
+    return code.to_bytes(CLOSE_CODE_SIZE, "big") + encoded
+
+
+# What a client sends: every frame masked with a fresh key (RFC 6455 section
+# 5.3), taken from a MaskKeys.
+
+#: How many bytes of C{os.urandom} a L{MaskKeys} draws at once: 256 keys
+#: per system call, which makes the call's share of a key about 1 ns.
+DEFAULT_MASK_BLOCK_SIZE = 1024
+
+# Every MaskKeys alive, so that a forked child drops the keys its parent
+# drew (it would otherwise send the same keys as its parent and siblings).
+_everyMaskKeys: weakref.WeakSet[MaskKeys] = weakref.WeakSet()
+
+
+def _keyBlocks(
+    random: Callable[[int], bytes], blockSize: int, split: Callable[[bytes], tuple[bytes, ...]]
+) -> Iterator[tuple[bytes, ...]]:
+    """
+    Blocks of fresh random bytes, each cut into 4-byte keys, forever.
+    """
+    while True:
+        yield split(random(blockSize))
+
+
+class MaskKeys:
+    """
+    Unpredictable masking keys for the frames a client sends (RFC 6455
+    sections 5.3 and 10.3), without a system call per frame.
+
+    Keys are cut from a block of C{os.urandom} bytes, four at a time (by one
+    C{struct} call per block), and a new block is drawn when one is used
+    up: the kernel's CSPRNG output is unpredictable however it is cut, and
+    no key is used twice.  A forked child process drops the block it
+    inherited.  Not thread-safe: one per thread (one per process is plenty:
+    nothing is gained by one per connection).
+
+    @ivar blockSize: how many random bytes are drawn at once, a multiple of
+        4.
+    @ivar next: returns the next key (4 bytes): C{keys.next()}.  An
+        attribute holding the C{__next__} of an iterator rather than a
+        method, so that a key costs one C call.
+    """
+
+    __slots__ = ("blockSize", "next", "_random", "_split", "__weakref__")
+
+    next: Callable[[], bytes]
+
+    def __init__(
+        self,
+        blockSize: int = DEFAULT_MASK_BLOCK_SIZE,
+        random: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        """
+        @param blockSize: see L{blockSize}.
+        @param random: returns that many unpredictable bytes: C{os.urandom}
+            unless a test gives its own.
+        @raise ValueError: C{blockSize} is not a positive multiple of 4.
+        """
+        if blockSize <= 0 or blockSize % MASK_KEY_SIZE:
+            raise ValueError(f"blockSize must be a positive multiple of 4, not {blockSize}")
+        self.blockSize = blockSize
+        self._random = random
+        self._split = struct.Struct(f"{MASK_KEY_SIZE}s" * (blockSize // MASK_KEY_SIZE)).unpack
+        self._restart()
+        _everyMaskKeys.add(self)
+
+    def _restart(self) -> None:
+        """
+        Drop the keys drawn so far: the next key starts a new block.
+        """
+        # The iterator holds the source, not self: no reference cycle.
+        blocks = _keyBlocks(self._random, self.blockSize, self._split)
+        self.next = chain.from_iterable(blocks).__next__
+
+
+def _forgetKeysAfterFork() -> None:
+    for keys in list(_everyMaskKeys):
+        keys._restart()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forgetKeysAfterFork)
+
+
+def encodeMaskedMessage(
+    message: str | bytes, deflate: PerMessageDeflate | None = None, *, key: bytes
+) -> bytes:
+    """
+    Build a masked frame holding a whole message (client to server),
+    compressed like L{encodeMessage}.
+
+    @param message: C{str} for a text message, C{bytes} (or any bytes-like
+        object) for a binary one.
+    @param deflate: the connection's permessage-deflate, or C{None}; a
+        payload of at least C{deflate.minSize} bytes is compressed.
+    @param key: the frame's masking key, from L{MaskKeys.next}.
+    @return: the frame's bytes; the payload is copied once, into them.
+    """
+    if isinstance(message, str):
+        b0 = _FIN_TEXT
+        payload = message.encode("utf-8")
+    else:
+        b0 = _FIN_BINARY
+        payload = message
+    if deflate is not None and len(payload) >= deflate.minSize:
+        payload = deflate.compress(payload)
+        b0 |= _COMPRESSED
+    return maskedFrame(b0, payload, key)
+
+
+def _encodeMaskedControl(opcode: int, payload: bytes, key: bytes) -> bytes:
+    if len(payload) > MAX_PAYLOAD_NORMAL:
+        raise ValueError(
+            f"control frame payload of {len(payload)} bytes, over {MAX_PAYLOAD_NORMAL}"
+        )
+    return maskedFrame(FIN | opcode, payload, key)
+
+
+def encodeMaskedPing(payload: bytes = b"", *, key: bytes) -> bytes:
+    """
+    Build a masked PING frame.
+
+    @param key: the frame's masking key, from L{MaskKeys.next}.
+    @raise ValueError: C{payload} is over 125 bytes.
+    """
+    return _encodeMaskedControl(_PING, payload, key)
+
+
+def encodeMaskedPong(payload: bytes = b"", *, key: bytes) -> bytes:
+    """
+    Build a masked PONG frame, the answer to a PING with C{payload}.
+
+    @param key: the frame's masking key, from L{MaskKeys.next}.
+    @raise ValueError: C{payload} is over 125 bytes.
+    """
+    return _encodeMaskedControl(_PONG, payload, key)
+
+
+def encodeMaskedClose(code: int | None = None, reason: str = "", *, key: bytes) -> bytes:
+    """
+    Build a masked CLOSE frame; see L{encodeClose} for C{code} and
+    C{reason}.
+
+    @param key: the frame's masking key, from L{MaskKeys.next}.
+    @raise ValueError: as L{encodeClose}.
+    """
+    return maskedFrame(FIN | _CLOSE, _closePayload(code, reason), key)
