@@ -250,6 +250,16 @@ class WheelContentsTests(SynchronousTestCase):
         self.assertIn("Description-Content-Type: text/x-rst", headers)
         self.assertIn("ratchet", body.lower(), "README.rst is missing or empty")
 
+    def test_shipsTheLicense(self) -> None:
+        """The MIT text pyproject.toml's license promises is in the wheel."""
+        licenses = [n for n in wheelNames() if ".dist-info/" in n and n.endswith("/LICENSE")]
+        self.assertEqual(len(licenses), 1, wheelNames())
+        with zipfile.ZipFile(builtWheel()) as wheel:
+            text = wheel.read(licenses[0]).decode("utf-8")
+        self.assertTrue(text.startswith("MIT License\n"), text[:80])
+        self.assertIn("Copyright (c) 2026 the ratchet_tx developers", text)
+        self.assertEqual(text, (REPO_ROOT / "LICENSE").read_text("utf-8"))
+
     def test_dependsOnTwistedAndZopeInterface(self) -> None:
         metadata = wheelMetadata()
         self.assertRegex(metadata, r"(?mi)^Requires-Dist: twisted\b")
