@@ -291,6 +291,12 @@ def checkEndpoint(description: str) -> None:
             f"missing): {TLS_INSTALL_HINT}"
         ) from None
     except Exception as e:
+        if isinstance(e, IndexError) and description.partition(":")[0] == "systemd":
+            # Twisted looks the socket up in LISTEN_FDS as it parses.
+            raise usage.UsageError(
+                f"--listen {description}: systemd passed no such socket (run it from "
+                "a systemd .socket unit, which sets LISTEN_FDS)"
+            ) from None
         raise usage.UsageError(f"--listen {description}: {oneLine(e)}") from None
 
 

@@ -15,10 +15,12 @@ from enum import Enum
 from unittest import mock
 
 from twisted.internet.defer import fail
+from twisted.internet.endpoints import _SystemdParser
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
+from twisted.python.systemd import ListenFDs
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 from zope.interface import implementer
@@ -176,6 +178,18 @@ class EndpointTests(SynchronousTestCase):
             error = self.assertRaises(usage.UsageError, cli.checkEndpoint, "ssl:8443")
         self.assertIn("--listen ssl:8443", str(error))
         self.assertIn(cli.TLS_INSTALL_HINT, str(error))
+
+    def test_systemdWithoutASocket(self) -> None:
+        """Outside systemd, a systemd: endpoint says why it cannot be used."""
+        self.patch(_SystemdParser, "_sddaemon", ListenFDs([]))
+        description = "systemd:domain=INET:index=0"
+        error = self.assertRaises(usage.UsageError, cli.checkEndpoint, description)
+        self.assertIn("LISTEN_FDS", str(error))
+        self.assertNotIn("IndexError", str(error))
+
+    def test_systemdWithASocket(self) -> None:
+        self.patch(_SystemdParser, "_sddaemon", ListenFDs([3], ("chat.socket",)))
+        cli.checkEndpoint("systemd:domain=INET:index=0")
 
     def test_otherImportError(self) -> None:
         missing = ModuleNotFoundError("No module named 'systemd'", name="systemd")

@@ -60,8 +60,8 @@ class Settings:
     @ivar maxFrameSize: the largest frame payload accepted, in bytes; larger
         ones close the connection with 1009.
     @ivar maxMessageSize: the largest message accepted (all its fragments,
-        after inflating), in bytes; larger ones close the connection with
-        1009.  Also bounds Hixie frames.
+        after inflating), in bytes; larger ones close the connection with 1009.
+        Also bounds Hixie frames.
     @ivar handshakeTimeout: seconds a client has to complete its opening
         handshake.
     @ivar closeTimeout: seconds to wait for the peer to answer our close
