@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_web -*-
+# -*- test-case-name: tests.test_web,tests.test_demo -*-
 """
 Serve a WebSocket application at a path of an ordinary L{twisted.web} site,
 so the web site and the WebSockets share one port::
