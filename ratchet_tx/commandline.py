@@ -59,6 +59,7 @@ from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.service import ServerService
 from ratchet_tx.web import WebSocketResource
+from ratchet_tx.websocket.codecs.deflate import MAX_WINDOW_BITS, MIN_WINDOW_BITS, DeflatePolicy
 from ratchet_tx.websocket.layer import WebSocket
 
 log = Logger()
@@ -164,6 +165,38 @@ def sizeParser(option: str, allowZero: bool = False) -> Callable[[str], int]:
         return parseSize(option, value, allowZero)
 
     return parse
+
+
+def rangeParser(option: str, low: int, high: int) -> Callable[[str], int]:
+    """The parser of an option that takes a whole number from C{low} to C{high}."""
+    takes = f"a whole number from {low} to {high}"
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise _rejected(option, takes, value) from None
+        if not low <= number <= high:
+            raise _rejected(option, takes, value)
+        return number
+
+    return parse
+
+
+def windowBitsBothWays() -> tuple[int, int]:
+    """
+    The permessage-deflate windows (as base-2 logarithms, lowest and highest)
+    that a L{DeflatePolicy} accepts for the server and the client at once,
+    as one C{--deflate-window-bits} sets them.
+    """
+    allowed = []
+    for bits in range(MIN_WINDOW_BITS, MAX_WINDOW_BITS + 1):
+        try:
+            DeflatePolicy(serverMaxWindowBits=bits, clientMaxWindowBits=bits)
+        except ValueError:
+            continue
+        allowed.append(bits)
+    return min(allowed), max(allowed)
 
 
 def choiceParser(option: str, choices: type[Enum]) -> Callable[[str], Enum]:
@@ -530,6 +563,13 @@ def fieldOptions(cls: type, handwritten: Mapping[str, str] | None = None) -> lis
             )
         options.append(FieldOption(f.name, flag, default, text, parse))
     return options
+
+
+def namingFlags(message: str, generated: Iterable[FieldOption]) -> str:
+    """C{message} (a settings error) with each field named by its flag, as typed."""
+    for option in generated:
+        message = re.sub(rf"\b{option.field}\b", f"--{option.flag}", message)
+    return message
 
 
 def _formatNumber(number: float) -> str:

@@ -13,7 +13,6 @@ L{ratchet_tx.commandline}.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import replace
 from ipaddress import ip_network
 from typing import Any
@@ -26,7 +25,7 @@ from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.web import StaticFiles
-from ratchet_tx.websocket.codecs.deflate import MAX_WINDOW_BITS, MIN_WINDOW_BITS, DeflatePolicy
+from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
 from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
 from ratchet_tx.websocket.layer import WebSocket
 from ratchet_tx.websocket.settings import DEFAULT_DEFLATE, NO_DEFLATE, Settings
@@ -61,34 +60,7 @@ _SETTINGS_OPTIONS = [
 ]
 _FLOW_OPTIONS = cli.fieldOptions(FlowControl)
 _GENERATED = _SETTINGS_OPTIONS + _FLOW_OPTIONS
-
-
-def _windowBitsRange() -> tuple[int, int]:
-    """The window sizes one C{--deflate-window-bits} can set both ways."""
-    allowed = []
-    for bits in range(MIN_WINDOW_BITS, MAX_WINDOW_BITS + 1):
-        try:
-            DeflatePolicy(serverMaxWindowBits=bits, clientMaxWindowBits=bits)
-        except ValueError:
-            continue
-        allowed.append(bits)
-    return min(allowed), max(allowed)
-
-
-_WINDOW_BITS = _windowBitsRange()
-
-
-def _windowBits(value: str) -> int:
-    low, high = _WINDOW_BITS
-    try:
-        bits = int(value)
-    except ValueError:
-        bits = None
-    if bits is None or not low <= bits <= high:
-        raise usage.UsageError(
-            f"--deflate-window-bits takes a whole number from {low} to {high}, not {value!r}"
-        )
-    return bits
+_WINDOW_BITS = cli.windowBitsBothWays()
 
 
 class Options(usage.Options):
@@ -147,7 +119,7 @@ class Options(usage.Options):
             f"The largest LZ77 window ({_WINDOW_BITS[0]}-{_WINDOW_BITS[1]}) "
             "permessage-deflate may use either way; smaller saves memory with "
             "context takeover.",
-            _windowBits,
+            cli.rangeParser("deflate-window-bits", *_WINDOW_BITS),
         ],
         [
             "deflate-min-size",
@@ -316,7 +288,7 @@ class Options(usage.Options):
                 **{name: value for name, value in values.items() if name not in fields}
             )
         except ValueError as e:
-            raise usage.UsageError(_namingFlags(str(e))) from None
+            raise usage.UsageError(cli.namingFlags(str(e), _GENERATED)) from None
 
     def _deflatePolicy(self) -> DeflatePolicy:
         if self["no-deflate"]:
@@ -337,13 +309,6 @@ class Options(usage.Options):
         if not self["subprotocols"]:
             settings = replace(settings, subprotocols=tuple(getattr(app, "subprotocols", ())))
         return WebSocket(app, settings=settings)
-
-
-def _namingFlags(message: str) -> str:
-    """A settings error with each field named by its flag, as the user typed it."""
-    for option in _GENERATED:
-        message = re.sub(rf"\b{option.field}\b", f"--{option.flag}", message)
-    return message
 
 
 def makeService(options: Options) -> cli.CommandLineService:

@@ -96,6 +96,21 @@ class NumberTests(SynchronousTestCase):
         self.assertIn("0 or more (0: never)", str(error))
 
 
+class RangeTests(SynchronousTestCase):
+    def test_range(self) -> None:
+        parse = cli.rangeParser("deflate-window-bits", 9, 15)
+        self.assertEqual([parse("9"), parse("15")], [9, 15])
+        for text in ("8", "16", "x", "9.5"):
+            error = self.assertRaises(usage.UsageError, parse, text)
+            self.assertEqual(
+                str(error), f"--deflate-window-bits takes a whole number from 9 to 15, not {text!r}"
+            )
+
+    def test_windowBitsBothWays(self) -> None:
+        """The server may compress with 8 bits, the client not: 9 to 15 both ways."""
+        self.assertEqual(cli.windowBitsBothWays(), (9, 15))
+
+
 class Colour(Enum):
     RED = "red"
     GREEN = "green"
@@ -412,6 +427,13 @@ class CommandLineServiceTests(SynchronousTestCase):
         error = ValueError("x")
         sys.excepthook(ValueError, error, None)
         previous.assert_called_once_with(ValueError, error, None)
+
+
+class NamingFlagsTests(SynchronousTestCase):
+    def test_fieldsBecomeFlags(self) -> None:
+        generated = cli.fieldOptions(FlowControl)
+        message = cli.namingFlags("maxBuffered must be at least highWaterMark", generated)
+        self.assertEqual(message, "--max-buffered must be at least --high-water-mark")
 
 
 class UsageErrorExitTests(SynchronousTestCase):
