@@ -142,20 +142,25 @@ def numberParser(
         takes = f"{noun}, {'0 or more' if allowZero else 'more than 0'}"
 
     def parse(value: str) -> Any:
-        try:
-            number = kind(value)
-        except ValueError:
-            raise _rejected(option, takes, value) from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise _rejected(option, takes, value)
+        number = _number(kind, option, takes, value)
         if number == 0 and zeroMeans is not None:
             return None
         if number < 0 or (number == 0 and not allowZero):
             raise _rejected(option, takes, value)
         return number
 
-    parse.coerceDoc = ""  # type: ignore[attr-defined]  # usage.Options shows it in --help
     return parse
+
+
+def _number(kind: type[int] | type[float], option: str, takes: str, value: str) -> float:
+    """C{value} as a finite C{kind}, or the usage error saying what C{option} takes."""
+    try:
+        number = kind(value)
+    except ValueError:
+        raise _rejected(option, takes, value) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise _rejected(option, takes, value)
+    return number
 
 
 def sizeParser(option: str, allowZero: bool = False) -> Callable[[str], int]:
@@ -172,10 +177,7 @@ def rangeParser(option: str, low: int, high: int) -> Callable[[str], int]:
     takes = f"a whole number from {low} to {high}"
 
     def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise _rejected(option, takes, value) from None
+        number = int(_number(int, option, takes, value))
         if not low <= number <= high:
             raise _rejected(option, takes, value)
         return number
