@@ -12,7 +12,7 @@ what bounds fan-out traffic (a broadcast to a client that stopped reading).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -44,13 +44,17 @@ class FlowControl:
     """
     The flow-control settings of a L{ratchet_tx.server.Server}.
 
-    @ivar highWaterMark: see L{DEFAULT_HIGH_WATER_MARK}.
-    @ivar maxBuffered: see L{DEFAULT_MAX_BUFFERED}.
-    @ivar slowConsumer: the L{SlowConsumer} policy.
+    @ivar highWaterMark: bytes waiting to be sent to a peer beyond which it
+        is backed up: reading from it pauses and C{slowConsumer} applies.
+    @ivar maxBuffered: bytes that may wait for a backed-up peer under the
+        C{queue} policy before it is closed (1008).
+    @ivar slowConsumer: what to do with messages for a backed-up peer:
+        C{queue} them (up to C{maxBuffered}), C{drop} them, or C{close} it
+        (1008).
     """
 
-    highWaterMark: int = DEFAULT_HIGH_WATER_MARK
-    maxBuffered: int = DEFAULT_MAX_BUFFERED
+    highWaterMark: int = field(default=DEFAULT_HIGH_WATER_MARK, metadata={"unit": "bytes"})
+    maxBuffered: int = field(default=DEFAULT_MAX_BUFFERED, metadata={"unit": "bytes"})
     slowConsumer: SlowConsumer = SlowConsumer.QUEUE
 
     def __post_init__(self) -> None:

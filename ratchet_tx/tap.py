@@ -1,39 +1,58 @@
 # -*- test-case-name: tests.test_tap -*-
 """
-C{twistd ratchet}: command-line options and the service they build.
+C{twistd ratchet}: the command-line options and the service they build::
 
     twistd -n ratchet --app mypkg.chat:Chat --listen tcp:8080 --listen ssl:8443:...
+
+The options of the WebSocket layer's L{Settings} and of L{FlowControl} are
+generated from their fields; what the options are made of (sizes, seconds,
+C{MODULE:NAME}, endpoints, the web site, the listening service) is in
+L{ratchet_tx.commandline}.
 """
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 from dataclasses import replace
 from ipaddress import ip_network
 from typing import Any
 
-from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IProtocolFactory
 from twisted.python import usage
-from twisted.web.pages import notFound
 from twisted.web.resource import Resource
-from twisted.web.server import Site
-from twisted.web.static import File
 
-from ratchet_tx import flow
+from ratchet_tx import commandline as cli
+from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
-from ratchet_tx.service import ServerService
-from ratchet_tx.web import WebSocketResource
-from ratchet_tx.websocket import settings as ws
+from ratchet_tx.web import StaticFiles
 from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
 from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
 from ratchet_tx.websocket.layer import WebSocket
+from ratchet_tx.websocket.settings import DEFAULT_DEFLATE, NO_DEFLATE, Settings
 
 PROTOCOLS = ("websocket", "raw")
 DEFAULT_PROTOCOL = "websocket"
 DEFAULT_LISTEN = "tcp:8080"
+#: Where the built-in demo listens unless told otherwise: loopback only.
+DEMO_LISTEN = "tcp:8080:interface=127.0.0.1"
 DEFAULT_APP = "ratchet_tx.examples.chat:Chat"
+
+#: The L{Settings} fields whose options are written by hand below, with
+#: their flags: none of them is one value on one flag (repeatable lists,
+#: a flag for C{True} where the field also has C{None}, a DeflatePolicy).
+HANDWRITTEN_SETTINGS = {
+    "versions": "disable-version",
+    "subprotocols": "subprotocol",
+    "origins": "origin",
+    "blocked": "block",
+    "secure": "secure-location",
+    "deflate": "no-deflate",
+}
+
+_SETTINGS_OPTIONS = cli.fieldOptions(Settings, handwritten=HANDWRITTEN_SETTINGS)
+_FLOW_OPTIONS = cli.fieldOptions(FlowControl)
+_GENERATED = _SETTINGS_OPTIONS + _FLOW_OPTIONS
+_WINDOW_BITS = cli.windowBitsBothWays()
 
 
 class Options(usage.Options):
@@ -43,7 +62,8 @@ class Options(usage.Options):
     longdesc = (
         "Serve a ratchet_tx application over WebSocket (every version, one "
         "port) or plain TCP.  With no --app, --static or --mount, serves the "
-        "built-in chat demo: a web page at / and its WebSocket at /ws."
+        "built-in chat demo, on 127.0.0.1:8080 unless --listen says otherwise: "
+        "a web page at / and its WebSocket at /ws."
     )
 
     optParameters = [
@@ -52,15 +72,17 @@ class Options(usage.Options):
             "a",
             None,
             "The application, as MODULE:NAME: an IApplication provider, or a "
-            "class or zero-argument factory that makes one.  Served at every "
-            "path, or at --path when a web site is served too.",
+            "class or zero-argument factory that makes one.  MODULE is imported "
+            "with the current folder first on sys.path.  Served at every path, "
+            "or at --path when a web site is served too.",
         ],
         [
             "static",
             None,
             None,
-            "Serve the files of this directory at /, and the --app WebSocket "
+            "Serve the files of this folder at /, and the --app WebSocket "
             "application at --path, on the same port.",
+            lambda folder: cli.parseFolder("static", folder),
         ],
         [
             "path",
@@ -79,135 +101,34 @@ class Options(usage.Options):
             None,
             5.0,
             "Seconds to wait for clients to close when the server stops.",
-            float,
+            cli.numberParser("shutdown-timeout", float, allowZero=True),
         ],
-        # The WebSocket layer's limits (ignored with --protocol raw).
-        [
-            "max-message-size",
-            None,
-            ws.DEFAULT_MAX_MESSAGE_SIZE,
-            "Largest WebSocket message accepted, in bytes (suffixes K, M, G); "
-            "larger ones close the connection with 1009.",
-        ],
-        [
-            "max-frame-size",
-            None,
-            None,
-            "Largest WebSocket frame payload accepted (default: --max-message-size).",
-        ],
-        [
-            "max-handshake-size",
-            None,
-            ws.DEFAULT_MAX_HANDSHAKE_SIZE,
-            "Largest opening-handshake request head; larger ones get 431.",
-        ],
-        [
-            "handshake-timeout",
-            None,
-            ws.DEFAULT_HANDSHAKE_TIMEOUT,
-            "Seconds a client has to complete the opening handshake.",
-            float,
-        ],
-        [
-            "close-timeout",
-            None,
-            ws.DEFAULT_CLOSE_TIMEOUT,
-            "Seconds to wait for a client to answer our close.",
-            float,
-        ],
-        [
-            "ping-interval",
-            None,
-            ws.DEFAULT_PING_INTERVAL,
-            "Ping a client after this many quiet seconds (0: never).",
-            float,
-        ],
-        [
-            "ping-timeout",
-            None,
-            ws.DEFAULT_PING_TIMEOUT,
-            "Drop a client that does not answer a ping within this many seconds.",
-            float,
-        ],
-        [
-            "max-connections",
-            None,
-            None,
-            "The most WebSocket connections served at once; beyond: 503.",
-            int,
-        ],
-        [
-            "max-connections-per-address",
-            None,
-            None,
-            "The most WebSocket connections from one client address; beyond: 429.",
-            int,
-        ],
-        [
-            "trusted-proxies",
-            None,
-            0,
-            "How many proxies in front of the server to trust: the client "
-            "address is then taken from X-Forwarded-For (default: 0, ignore it).",
-            int,
-        ],
-        [
-            "high-water-mark",
-            None,
-            flow.DEFAULT_HIGH_WATER_MARK,
-            "Bytes waiting to be sent to a client beyond which it is backed "
-            "up: reading from it pauses and --slow-consumer applies.",
-        ],
-        [
-            "max-buffered",
-            None,
-            flow.DEFAULT_MAX_BUFFERED,
-            "Bytes that may wait for a backed-up client under the 'queue' "
-            "policy before it is closed (1008).",
-        ],
-        [
-            "slow-consumer",
-            None,
-            flow.SlowConsumer.QUEUE.value,
-            "What to do with messages for a backed-up client: queue (up to "
-            "--max-buffered), drop, or close (1008).",
-        ],
+        *(option.definition() for option in _GENERATED if not option.isFlag),
         [
             "deflate-window-bits",
             None,
-            15,
-            "The largest LZ77 window (9-15) permessage-deflate may use either "
-            "way; smaller saves memory with context takeover.",
-            int,
+            _WINDOW_BITS[1],
+            f"The largest LZ77 window ({_WINDOW_BITS[0]}-{_WINDOW_BITS[1]}) "
+            "permessage-deflate may use either way; smaller saves memory with "
+            "context takeover.",
+            cli.rangeParser("deflate-window-bits", *_WINDOW_BITS),
         ],
         [
             "deflate-min-size",
             None,
-            None,
+            DEFAULT_DEFLATE.minSize,
             "Send messages shorter than this many bytes uncompressed.",
-            int,
-        ],
-        [
-            "hixie-idle-timeout",
-            None,
-            ws.DEFAULT_HIXIE_IDLE_TIMEOUT,
-            "Close a Hixie-76/75 client (which cannot be pinged) after this many "
-            "quiet seconds (0: never).",
-            float,
+            cli.sizeParser("deflate-min-size", allowZero=True),
         ],
     ]
 
     optFlags = [
+        *(option.definition() for option in _GENERATED if option.isFlag),
         [
             "secure-location",
             None,
             "Tell Hixie-76/75 clients their location is wss:// even on plain "
             "TCP (behind a TLS-terminating proxy).",
-        ],
-        [
-            "require-origin",
-            None,
-            "With --origin: refuse requests that carry no Origin header.",
         ],
         [
             "no-deflate",
@@ -222,12 +143,13 @@ class Options(usage.Options):
         ],
     ]
 
-    compData = usage.Completions(
-        optActions={"protocol": usage.CompleteList(PROTOCOLS)}
-    )
+    compData = usage.Completions(optActions={"protocol": usage.CompleteList(PROTOCOLS)})
 
     def __init__(self) -> None:
         super().__init__()
+        # Option texts as single-spaced paragraphs, however their source
+        # lines are indented: --help wraps them itself.
+        self.docs = {name: " ".join((doc or "").split()) for name, doc in self.docs.items()}
         self["listen"] = []
         self["mounts"] = []
         self["origins"] = []
@@ -235,12 +157,27 @@ class Options(usage.Options):
         self["disabled-versions"] = []
         self["blocked"] = []
 
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Parse C{options}.  Under twistd (a parent command) a usage error
+        ends the program with the error and a hint on stderr: twistd itself
+        would print the whole C{--help} text first, on stdout.
+
+        @raise usage.UsageError: on a usage error, without a parent.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as error:
+            if self.parent is None:
+                raise
+            raise cli.usageErrorExit(error) from None
+
     def opt_listen(self, description: str) -> None:
         """
         A Twisted server endpoint to listen on, e.g. tcp:8080,
         tcp:8080:interface=127.0.0.1, ssl:8443:privateKey=key.pem:certKey=cert.pem,
         unix:/run/chat.sock, systemd:domain=INET:index=0.  Repeatable
-        (default: tcp:8080).
+        (default: tcp:8080; the demo: tcp:8080:interface=127.0.0.1).
         """
         self["listen"].append(description)
 
@@ -269,13 +206,17 @@ class Options(usage.Options):
             ) from None
 
     def opt_origin(self, origin: str) -> None:
-        """Accept handshakes only from this Origin (repeatable; default: any); others get 403."""
-        self["origins"].append(origin)
+        """
+        Accept handshakes only from this Origin, such as https://example.com
+        (repeatable; default: any); others get 403.
+        """
+        self["origins"].append(cli.parseOrigin(origin))
 
     def opt_subprotocol(self, name: str) -> None:
         """
-        A WebSocket sub-protocol the application speaks, in order of
-        preference (repeatable; default: the application's subprotocols).
+        A WebSocket sub-protocol the application speaks (repeatable; default:
+        the application's subprotocols); the client's order of preference
+        decides.
         """
         self["subprotocols"].append(name)
 
@@ -290,232 +231,112 @@ class Options(usage.Options):
             ) from None
 
     def postOptions(self) -> None:
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        for description in self["listen"]:
-            checkEndpoint(description)
         if self["protocol"] not in PROTOCOLS:
             raise usage.UsageError(
                 f"--protocol must be one of {', '.join(PROTOCOLS)}, not {self['protocol']!r}"
             )
-        if self["shutdown-timeout"] < 0:
-            raise usage.UsageError("--shutdown-timeout must not be negative")
-        for name in (
-            "max-message-size",
-            "max-frame-size",
-            "max-handshake-size",
-            "high-water-mark",
-            "max-buffered",
-        ):
-            if self[name] is not None:
-                self[name] = parseSize(name, self[name])
+        raw = self["protocol"] == "raw"
+        demo = not raw and not (self["app"] or self["static"] or self["mounts"])
+        if not self["listen"]:
+            self["listen"] = [DEMO_LISTEN if demo else DEFAULT_LISTEN]
+        for description in self["listen"]:
+            cli.checkEndpoint(description)
+        if not self["path"].startswith("/"):
+            raise usage.UsageError(f"--path must start with /, not {self['path']!r}")
+        if raw and (self["static"] or self["mounts"]):
+            raise usage.UsageError("--static and --mount need --protocol websocket")
+        self._buildSettings()
+        if self["app"] or self["mounts"]:
+            cli.currentFolderFirst()
+        if raw:
+            self["application"] = cli.loadApplication(self["app"] or DEFAULT_APP)
+        else:
+            self["application"] = cli.loadApplication(self["app"]) if self["app"] else None
+        self["mounted"] = [(path, cli.loadApplication(spec)) for path, spec in self["mounts"]]
+        self["site"] = bool(self["static"] or self["mounts"] or self["application"] is None)
+
+    def _buildSettings(self) -> None:
+        """Set C{self["websocket"]} and C{self["flow"]} from the options."""
+        values = cli.fieldValues(self, _GENERATED)
+        for option in _GENERATED:
+            self[option.flag] = values[option.field]
         versions = ALL_VERSIONS - frozenset(self["disabled-versions"])
         if not versions:
             raise usage.UsageError("--disable-version: every WebSocket version is disabled")
+        fields = {f.name for f in dataclasses.fields(Settings)}
+        settings = {name: value for name, value in values.items() if name in fields}
         try:
-            self["websocket"] = ws.Settings.build(
+            self["websocket"] = Settings.build(
                 versions=versions,
                 origins=self["origins"] or None,
-                requireOrigin=self["require-origin"],
-                maxMessageSize=self["max-message-size"],
-                maxFrameSize=self["max-frame-size"] or self["max-message-size"],
-                maxHandshakeSize=self["max-handshake-size"],
-                handshakeTimeout=self["handshake-timeout"],
-                closeTimeout=self["close-timeout"],
-                pingInterval=self["ping-interval"] or None,
-                pingTimeout=self["ping-timeout"],
-                hixieIdleTimeout=self["hixie-idle-timeout"] or None,
-                secure=True if self["secure-location"] else None,
-                maxConnections=self["max-connections"],
-                maxConnectionsPerAddress=self["max-connections-per-address"],
                 blocked=self["blocked"],
-                trustedProxies=self["trusted-proxies"],
-                deflate=_deflatePolicy(self),
+                secure=True if self["secure-location"] else None,
+                deflate=self._deflatePolicy(),
                 **({"subprotocols": self["subprotocols"]} if self["subprotocols"] else {}),
+                **settings,
             )
-            self["flow"] = flow.FlowControl(
-                highWaterMark=self["high-water-mark"],
-                maxBuffered=self["max-buffered"],
-                slowConsumer=flow.SlowConsumer(self["slow-consumer"]),
+            self["flow"] = FlowControl(
+                **{name: value for name, value in values.items() if name not in fields}
             )
         except ValueError as e:
-            raise usage.UsageError(str(e)) from None
-        if self["protocol"] == "raw":
-            if self["static"] or self["mounts"]:
-                raise usage.UsageError("--static and --mount need --protocol websocket")
-            self["application"] = loadApplication(self["app"] or DEFAULT_APP)
-        else:
-            self["application"] = loadApplication(self["app"]) if self["app"] else None
-        if not self["path"].startswith("/"):
-            raise usage.UsageError(f"--path must start with /, not {self['path']!r}")
-        self["mounted"] = [(path, loadApplication(spec)) for path, spec in self["mounts"]]
-        self["site"] = bool(self["static"] or self["mounts"] or self["application"] is None)
+            raise usage.UsageError(cli.namingFlags(str(e), _GENERATED)) from None
 
-
-_SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
-
-
-def parseSize(option: str, value: object) -> int:
-    """
-    Parse a byte count such as C{65536}, C{64K}, C{16M} or C{1G}.
-
-    @raise usage.UsageError: if C{value} is not a positive size.
-    """
-    text = str(value).strip().upper().removesuffix("B").removesuffix("I")
-    number, suffix = text, ""
-    if text and text[-1] in "KMG":
-        number, suffix = text[:-1], text[-1]
-    try:
-        size = int(number) * _SIZE_SUFFIXES[suffix]
-    except ValueError:
-        raise usage.UsageError(f"--{option} takes a size like 65536, 64K or 16M") from None
-    if size <= 0:
-        raise usage.UsageError(f"--{option} must be positive")
-    return size
-
-
-def loadApplication(spec: str) -> IApplication:
-    """
-    Import C{MODULE:NAME} and return the application it names.
-
-    C{NAME} may be an L{IApplication} provider, or a class or zero-argument
-    callable that returns one.
-
-    @raise usage.UsageError: with a one-line explanation of what is wrong.
-    """
-    moduleName, sep, name = spec.partition(":")
-    if not sep or not moduleName or not name:
-        raise usage.UsageError(f"--app takes MODULE:NAME, not {spec!r}")
-    try:
-        module = importlib.import_module(moduleName)
-    except Exception as e:
-        raise usage.UsageError(f"--app: cannot import {moduleName}: {_oneLine(e)}") from None
-    target: Any = module
-    for part in name.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise usage.UsageError(f"--app: {moduleName} has no {name}") from None
-    if not IApplication.providedBy(target):
-        if not callable(target):
-            raise usage.UsageError(f"--app: {spec} is not an application")
-        try:
-            target = target()
-        except Exception as e:
-            raise usage.UsageError(f"--app: {spec}() failed: {_oneLine(e)}") from None
-    if not IApplication.providedBy(target):
-        raise usage.UsageError(
-            f"--app: {spec} does not provide IApplication "
-            "(declare it with @implementer(IApplication))"
+    def _deflatePolicy(self) -> DeflatePolicy:
+        if self["no-deflate"]:
+            return NO_DEFLATE
+        takeover = self["deflate-context-takeover"]
+        return replace(
+            DEFAULT_DEFLATE,
+            serverNoContextTakeover=not takeover,
+            clientNoContextTakeover=not takeover,
+            serverMaxWindowBits=self["deflate-window-bits"],
+            clientMaxWindowBits=self["deflate-window-bits"],
+            minSize=self["deflate-min-size"],
         )
-    return target
+
+    def layerFor(self, app: IApplication) -> WebSocket:
+        """C{app} in a WebSocket layer with these options' settings."""
+        settings = self["websocket"]
+        if not self["subprotocols"]:
+            settings = replace(settings, subprotocols=tuple(getattr(app, "subprotocols", ())))
+        return WebSocket(app, settings=settings)
 
 
-def _deflatePolicy(options: Options) -> DeflatePolicy:
-    if options["no-deflate"]:
-        return ws.NO_DEFLATE
-    takeover = options["deflate-context-takeover"]
-    changes: dict[str, Any] = {
-        "serverNoContextTakeover": not takeover,
-        "clientNoContextTakeover": not takeover,
-        "serverMaxWindowBits": options["deflate-window-bits"],
-        "clientMaxWindowBits": options["deflate-window-bits"],
-    }
-    if options["deflate-min-size"] is not None:
-        changes["minSize"] = options["deflate-min-size"]
-    return replace(ws.DEFAULT_DEFLATE, **changes)
-
-
-def _oneLine(error: BaseException) -> str:
-    """An exception as one line: twistd prints usage errors as they are."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    return f"{type(error).__name__}: {text}"
-
-
-def checkEndpoint(description: str) -> None:
-    """
-    Parse an endpoint description now, so a typo is a usage error rather
-    than a traceback once twistd is running.
-
-    @raise usage.UsageError: if C{description} does not parse.
-    """
-    try:
-        serverFromString(_ParseOnly(), description)
-    except Exception as e:
-        raise usage.UsageError(f"--listen {description}: {_oneLine(e)}") from None
-
-
-class _ParseOnly:
-    """Stands in for the reactor while an endpoint is only parsed."""
-
-
-def makeService(options: Options) -> ServerService:
+def makeService(options: Options) -> cli.CommandLineService:
     """Build the service C{twistd ratchet} runs from its C{options}."""
     from twisted.internet import reactor
 
-    endpoints = [serverFromString(reactor, description) for description in options["listen"]]
-    factory: IProtocolFactory
+    flow = options["flow"]
+    app = options["application"]
+    servers: list[Server]
+    factory: Any
     if options["protocol"] == "raw":
-        factory = Server(options["application"], flow=options["flow"])
+        factory = Server(app, flow=flow)
         servers = [factory]
     elif not options["site"]:
-        factory = Server(_webSocket(options, options["application"]), flow=options["flow"])
+        factory = Server(options.layerFor(app), flow=flow)
         servers = [factory]
     else:
-        factory, servers = _site(options)
-    return ServerService(
-        factory, endpoints, shutdownTimeout=options["shutdown-timeout"], servers=servers
+        root: Resource
+        servers = []
+        if options["static"]:
+            root = StaticFiles(options["static"])
+        elif not options["mounted"] and app is None:
+            from ratchet_tx.demo import demoResource
+
+            root, chat = demoResource(settings=options["websocket"], flow=flow)
+            servers.append(chat.serverFactory)
+        else:
+            root = Resource()
+        mounts = list(options["mounted"])
+        if app is not None:
+            mounts.append((options["path"], app))
+        factory, mounted = cli.buildSite(root, mounts, options.layerFor, flow)
+        servers += mounted
+    return cli.CommandLineService(
+        factory,
+        options["listen"],
+        reactor,
+        shutdownTimeout=options["shutdown-timeout"],
+        servers=servers,
     )
-
-
-def _webSocket(options: Options, app: IApplication) -> WebSocket:
-    """Wrap C{app} in a WebSocket layer with the options' settings."""
-    settings = options["websocket"]
-    if not options["subprotocols"]:
-        settings = replace(settings, subprotocols=tuple(getattr(app, "subprotocols", ())))
-    return WebSocket(app, settings=settings)
-
-
-def _site(options: Options) -> tuple[Site, list[Server]]:
-    """
-    The web site: the demo, or a static directory, with the WebSocket
-    applications mounted at their paths.
-    """
-    mounts: list[tuple[str, IApplication]] = list(options["mounted"])
-    resources: list[WebSocketResource] = []
-    root: Resource
-    if options["static"]:
-        root = StaticFiles(options["static"])
-    elif not mounts and options["application"] is None:
-        from ratchet_tx.demo import demoResource
-
-        root, chat = demoResource(settings=options["websocket"], flow=options["flow"])
-        resources.append(chat)
-    else:
-        root = Resource()
-    if options["application"] is not None:
-        mounts.append((options["path"], options["application"]))
-    for path, app in mounts:
-        resource = WebSocketResource(_webSocket(options, app), flow=options["flow"])
-        _putChildAtPath(root, path, resource)
-        resources.append(resource)
-    return Site(root), [resource.serverFactory for resource in resources]
-
-
-def _putChildAtPath(root: Resource, path: str, child: Resource) -> None:
-    segments = [segment.encode("utf-8") for segment in path.strip("/").split("/")]
-    parent = root
-    for segment in segments[:-1]:
-        existing = parent.children.get(segment)
-        if existing is None:
-            existing = Resource()
-            parent.putChild(segment, existing)
-        parent = existing
-    parent.putChild(segments[-1], child)
-
-
-class StaticFiles(File):
-    """The files of a directory, without listings of directories."""
-
-    def directoryListing(self) -> Resource:
-        return notFound()

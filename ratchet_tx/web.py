@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_web -*-
+# -*- test-case-name: tests.test_web,tests.test_demo -*-
 """
 Serve a WebSocket application at a path of an ordinary L{twisted.web} site,
 so the web site and the WebSockets share one port::
@@ -16,12 +16,14 @@ C{Content-Length}, and are handed over, never parsed as HTTP).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from twisted.logger import Logger
 from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
+from twisted.web.static import File
 
 from ratchet_tx.connection import StreamTransport
 from ratchet_tx.flow import FlowControl
@@ -104,3 +106,46 @@ def _requestHead(request: Request) -> bytes:
         lines.extend(b"%s: %s" % (name, value) for value in values)
     lines.append(b"\r\n")
     return b"\r\n".join(lines)
+
+
+class StaticFiles(File):
+    """
+    The files of a folder, for a web site beside WebSocket applications: no
+    directory listings (a folder without an index is a 404), C{.html},
+    C{.js} and C{.css} served as UTF-8, C{X-Content-Type-Options: nosniff},
+    and any other headers given (such as a C{Content-Security-Policy}).
+
+    @ivar headers: the extra headers of every response, the same for every
+        file below.
+    """
+
+    contentTypes = {
+        **File.contentTypes,
+        ".html": "text/html; charset=utf-8",
+        ".js": "text/javascript; charset=utf-8",
+        ".css": "text/css; charset=utf-8",
+    }
+
+    def __init__(self, path: str, headers: Mapping[bytes, bytes] | None = None) -> None:
+        """
+        @param path: the folder.
+        @param headers: extra response headers, name to value.
+        """
+        super().__init__(path)
+        self.headers: dict[bytes, bytes] = {b"x-content-type-options": b"nosniff"}
+        self.headers.update(headers or {})
+
+    def createSimilarFile(self, path: str) -> StaticFiles:
+        similar = StaticFiles(path, self.headers)
+        similar.indexNames = self.indexNames[:]
+        similar.processors = self.processors
+        similar.childNotFound = self.childNotFound
+        return similar
+
+    def directoryListing(self) -> Resource:
+        return self.childNotFound
+
+    def render(self, request: Request) -> Any:
+        for name, value in self.headers.items():
+            request.setHeader(name, value)
+        return super().render(request)

@@ -25,11 +25,11 @@ from twisted.web.test.requesthelper import DummyRequest
 from zope.interface.verify import verifyObject
 
 from ratchet_tx.commands import Broadcast, CloseConnection, SendMessage
-from ratchet_tx.demo import STATIC, DemoChat, StaticFiles, demoResource
+from ratchet_tx.demo import STATIC, DemoChat, demoResource
 from ratchet_tx.demo.app import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
-from ratchet_tx.web import WebSocketResource
+from ratchet_tx.web import StaticFiles, WebSocketResource
 from ratchet_tx.websocket import Settings, WebSocket, WebSocketVersion
 from ratchet_tx.websocket.codecs import hybi
 from tests.support.apps import FakeConnection, connectTo
@@ -542,6 +542,34 @@ class DemoResourceTests(SynchronousTestCase):
             request, body = get(StaticFiles(base), path)
             self.assertEqual(request.responseCode, 404, path)
             self.assertNotIn(b"secret", body)
+
+
+class StaticFilesTests(SynchronousTestCase):
+    """L{StaticFiles}, which serves the demo's page and C{--static}."""
+
+    def setUp(self) -> None:
+        self.base = tempfile.mkdtemp(prefix="ratchet-static-")
+        self.addCleanup(shutil.rmtree, self.base, ignore_errors=True)
+        os.makedirs(os.path.join(self.base, "sub"))
+        with open(os.path.join(self.base, "sub", "page.html"), "w") as f:
+            f.write("<p>hi</p>")
+
+    def test_headersReachEveryFileBelow(self) -> None:
+        root = StaticFiles(self.base, {b"content-security-policy": b"default-src 'self'"})
+        request, body = get(root, b"/sub/page.html")
+        self.assertEqual(body, b"<p>hi</p>")
+        self.assertEqual(header(request, b"content-type"), b"text/html; charset=utf-8")
+        self.assertEqual(header(request, b"content-security-policy"), b"default-src 'self'")
+        self.assertEqual(header(request, b"x-content-type-options"), b"nosniff")
+
+    def test_noPolicyUnlessGiven(self) -> None:
+        request, _ = get(StaticFiles(self.base), b"/sub/page.html")
+        self.assertIsNone(header(request, b"content-security-policy"))
+        self.assertEqual(header(request, b"x-content-type-options"), b"nosniff")
+
+    def test_missingFileBelow(self) -> None:
+        request, _ = get(StaticFiles(self.base), b"/sub/nothing.html")
+        self.assertEqual(request.responseCode, 404)
 
 
 class PageTests(SynchronousTestCase):

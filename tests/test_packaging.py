@@ -250,6 +250,16 @@ class WheelContentsTests(SynchronousTestCase):
         self.assertIn("Description-Content-Type: text/x-rst", headers)
         self.assertIn("ratchet", body.lower(), "README.rst is missing or empty")
 
+    def test_shipsTheLicense(self) -> None:
+        """The MIT text pyproject.toml's license promises is in the wheel."""
+        licenses = [n for n in wheelNames() if ".dist-info/" in n and n.endswith("/LICENSE")]
+        self.assertEqual(len(licenses), 1, wheelNames())
+        with zipfile.ZipFile(builtWheel()) as wheel:
+            text = wheel.read(licenses[0]).decode("utf-8")
+        self.assertTrue(text.startswith("MIT License\n"), text[:80])
+        self.assertIn("Copyright (c) 2026 the ratchet_tx developers", text)
+        self.assertEqual(text, (REPO_ROOT / "LICENSE").read_text("utf-8"))
+
     def test_dependsOnTwistedAndZopeInterface(self) -> None:
         metadata = wheelMetadata()
         self.assertRegex(metadata, r"(?mi)^Requires-Dist: twisted\b")
@@ -305,3 +315,30 @@ class FreshInstallTests(SynchronousTestCase):
         """Installing our plugin folder did not shadow the real Twisted package."""
         where = freshVenv().run("-c", "import twisted; print(twisted.__file__)").stdout.strip()
         self.assertTrue(where.endswith(os.path.join("twisted", "__init__.py")), where)
+
+
+class PythonVersionTests(SynchronousTestCase):
+    """The Python versions pyproject.toml and the documents promise."""
+
+    def test_nothingNeedsANewerPython(self) -> None:
+        """
+        vermin finds nothing in the package or the plugin that needs a
+        Python newer than requires-python (3.10): CI itself runs only one.
+        """
+        self.assertIn('requires-python = ">=3.10"', (REPO_ROOT / "pyproject.toml").read_text())
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys, vermin; sys.exit(vermin.main())"]
+            + ["--no-tips", "--violations", "--target=3.10-"]
+            # vermin takes bytes.decode for Python 2's str.decode.
+            + ["--eval-annotations", "--exclude", "str.decode", "ratchet_tx", "twisted"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=_SUBPROCESS_TIMEOUT,
+        )
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("Minimum required versions: 3.10", done.stdout)
+
+    def test_readmeSaysTheSame(self) -> None:
+        for name in ("README.rst", "docs/getting-started.rst"):
+            self.assertIn("Python 3.10 or later", (REPO_ROOT / name).read_text(), name)

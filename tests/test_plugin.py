@@ -7,9 +7,12 @@ itself and refuses bad options in one line.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 from twisted.application.service import IServiceMaker
 from twisted.plugin import getPlugins
@@ -17,7 +20,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import twisted.plugins
 from ratchet_tx import tap
-from tests.support.twistd import REPO_ROOT, runTwistd, twistdEnvironment
+from tests.support.twistd import (
+    REPO_ROOT,
+    TwistdProcess,
+    connect,
+    recvUntil,
+    runTwistd,
+    twistdEnvironment,
+)
 
 PLUGIN_DIR = REPO_ROOT / "twisted" / "plugins"
 PLUGIN_FILE = PLUGIN_DIR / "ratchet_plugin.py"
@@ -113,19 +123,26 @@ class ImportCostTests(SynchronousTestCase):
 class TwistdCommandTests(SynchronousTestCase):
     """C{twistd} itself, run in a subprocess with the checkout on PYTHONPATH."""
 
-    def assertOneLineError(self, args: tuple[str, ...], *fragments: str) -> str:
+    def assertOneLineError(
+        self, args: tuple[str, ...], *fragments: str, env: dict[str, str] | None = None
+    ) -> str:
         """
-        C{twistd -n ratchet <args>} exits non-zero without a traceback, on one
-        line that mentions every fragment; returns that line.
+        C{twistd -n ratchet <args>} exits with 1, printing nothing on stdout
+        (no usage text) and, on stderr, the error first, in one line that
+        mentions every fragment, then the hint to run C{twistd ratchet
+        --help}; no traceback.  Returns the error line.
         """
-        done = runTwistd("-n", "--pidfile=", "ratchet", *args)
-        self.assertNotEqual(done.returncode, 0, done.stdout)
-        self.assertNotIn("Traceback", done.stdout)
-        errorLines = [line for line in done.stdout.splitlines() if fragments[0] in line]
-        self.assertEqual(len(errorLines), 1, f"the error is not one line:\n{done.stdout}")
-        for fragment in fragments[1:]:
-            self.assertIn(fragment, errorLines[0])
-        return errorLines[0]
+        done = runTwistd("-n", "--pidfile=", "ratchet", *args, env=env, separateStderr=True)
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertEqual(done.stdout, "")
+        lines = done.stderr.splitlines()
+        self.assertEqual(len(lines), 2, f"not an error line and a hint:\n{done.stderr}")
+        error, hint = lines
+        self.assertTrue(error.startswith("twistd ratchet: "), error)
+        for fragment in fragments:
+            self.assertIn(fragment, error)
+        self.assertIn("twistd ratchet --help", hint)
+        return error
 
     def test_twistdListsRatchet(self) -> None:
         done = runTwistd("--help")
@@ -140,6 +157,10 @@ class TwistdCommandTests(SynchronousTestCase):
         self.assertIn("MODULE:NAME", done.stdout)
         self.assertIn("raw", done.stdout)
 
+    def test_helpSaysTheCurrentFolderComesFirst(self) -> None:
+        done = runTwistd("ratchet", "--help")
+        self.assertIn("current folder first on sys.path", " ".join(done.stdout.split()))
+
     def test_missingAppModule(self) -> None:
         self.assertOneLineError(("--protocol", "raw", "--app", "nosuch:thing"), "nosuch")
 
@@ -152,7 +173,7 @@ class TwistdCommandTests(SynchronousTestCase):
         self.assertOneLineError(("--protocol", "carrier-pigeon"), "carrier-pigeon", "raw")
 
     def test_unknownOption(self) -> None:
-        self.assertOneLineError(("--protocol", "raw", "--colour=blue"), "colour")
+        self.assertOneLineError(("--protocol", "raw", "--colour=blue"), "--colour")
 
     def test_unknownEndpointType(self) -> None:
         # Regression: --listen used to be parsed only in makeService, after
@@ -164,3 +185,95 @@ class TwistdCommandTests(SynchronousTestCase):
     def test_malformedTcpEndpoint(self) -> None:
         # Regression: as test_unknownEndpointType (int("notaport") raised).
         self.assertOneLineError(("--protocol", "raw", "--listen", "tcp:notaport"), "notaport")
+
+    def test_slowConsumerNotAPolicy(self) -> None:
+        # Regression: "'maybe' is not a valid SlowConsumer", after the usage.
+        self.assertOneLineError(
+            ("--slow-consumer", "maybe"), "--slow-consumer", "'maybe'", "queue, drop, close"
+        )
+
+    def test_negativePingInterval(self) -> None:
+        # Regression: "pingInterval must be positive or None", while --help
+        # said 0 means never.
+        self.assertOneLineError(("--ping-interval", "-5"), "--ping-interval", "'-5'", "0: never")
+
+    def test_deflateWindowBitsOutOfRange(self) -> None:
+        # Regression: "serverMaxWindowBits must be an int from 8 to 15", where
+        # the flag takes 9 to 15 (it sets the client's window too).
+        self.assertOneLineError(("--deflate-window-bits", "20"), "--deflate-window-bits", "9 to 15")
+
+    def test_handshakeTimeoutNotANumber(self) -> None:
+        # Regression: "Parameter type enforcement failed".
+        self.assertOneLineError(
+            ("--handshake-timeout", "abc"), "--handshake-timeout", "'abc'", "seconds"
+        )
+
+    def test_sizeNotASize(self) -> None:
+        self.assertOneLineError(("--max-message-size", "lots"), "--max-message-size", "16M")
+
+    def test_staticFolderMissing(self) -> None:
+        # Regression: twistd started and served 404s.
+        self.assertOneLineError(("--static", "/nonexistent"), "--static /nonexistent")
+
+    def test_originNotAnOrigin(self) -> None:
+        # Regression: accepted, then every browser was refused with 403.
+        self.assertOneLineError(
+            ("--origin", "not-a-url"), "--origin", "'not-a-url'", "https://example.com"
+        )
+
+    def test_tlsEndpointWithoutTheTlsExtras(self) -> None:
+        """
+        An ssl: endpoint where pyOpenSSL is missing (here hidden behind a
+        package that fails to import, as a missing one does) says what to
+        install, not ModuleNotFoundError.
+        """
+        with tempfile.TemporaryDirectory(prefix="ratchet-no-tls-") as folder:
+            package = Path(folder, "OpenSSL")
+            package.mkdir()
+            (package / "__init__.py").write_text(
+                "raise ModuleNotFoundError(\"No module named 'OpenSSL'\", name='OpenSSL')\n"
+            )
+            env = twistdEnvironment()
+            env["PYTHONPATH"] = os.pathsep.join([folder, env["PYTHONPATH"]])
+            self.assertOneLineError(
+                ("--listen", "ssl:8443:privateKey=key.pem:certKey=cert.pem"),
+                "--listen ssl:8443",
+                "pip install 'ratchet_tx[tls]'",
+                "pip install '.[tls]'",
+                env=env,
+            )
+
+
+#: An application in a module of its own, as a user writes it.
+MYCHAT = """
+from zope.interface import implementer
+from ratchet_tx import IApplication, SendMessage
+
+@implementer(IApplication)
+class Chat:
+    def onOpen(self, conn):
+        pass
+
+    def onMessage(self, conn, message):
+        return SendMessage(conn, b"mychat: " + message)
+
+    def onClose(self, conn):
+        pass
+
+    def onError(self, conn, failure):
+        pass
+"""
+
+
+class CurrentFolderTests(SynchronousTestCase):
+    def test_appFromTheCurrentFolder(self) -> None:
+        """
+        C{--app mychat:Chat} run from the folder holding C{mychat.py} serves
+        it (twistd itself does not put the current folder on sys.path).
+        """
+        with TwistdProcess.start(
+            "--protocol", "raw", "--app", "mychat:Chat", files={"mychat.py": MYCHAT}
+        ) as proc:
+            with connect(proc.port) as client:
+                client.sendall(b"hello")
+                self.assertEqual(recvUntil(client, b"mychat: hello"), b"mychat: hello")

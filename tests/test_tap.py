@@ -1,6 +1,7 @@
 """
 Tests for L{ratchet_tx.tap} (the options of C{twistd ratchet} and the service
-they build) and L{ratchet_tx.service} (closing clients when it stops).
+they build) and L{ratchet_tx.service} (closing clients when it stops).  The
+pieces the options are made of are tested in L{tests.test_commandline}.
 
 The protocol is always given explicitly (C{--protocol raw}): the default will
 become C{websocket}, and these tests must not depend on it.
@@ -8,6 +9,7 @@ become C{websocket}, and these tests must not depend on it.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 import sys
@@ -25,12 +27,16 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
+from ratchet_tx import tap
 from ratchet_tx.examples.chat import Chat
 from ratchet_tx.examples.echo import Echo
+from ratchet_tx.flow import FlowControl, SlowConsumer
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.service import ServerService
 from ratchet_tx.tap import PROTOCOLS, Options, makeService
+from ratchet_tx.web import StaticFiles
+from ratchet_tx.websocket import Settings
 from tests.support import apps
 from tests.support.apps import RecordingApplication, StubbornTransport, connectTo
 
@@ -335,3 +341,141 @@ class ServerServiceTests(SynchronousTestCase):
         """A port that cannot be bound fails startService (and so twistd) loudly."""
         service = ServerService(Server(Echo()), [BusyEndpoint()], clock=self.clock)
         self.assertRaises(CannotListenError, service.startService)
+
+
+class DemoListenTests(SynchronousTestCase):
+    def test_demoListensOnLoopback(self) -> None:
+        """The demo, with no --listen, is on 127.0.0.1 only."""
+        self.assertEqual(parse()["listen"], ["tcp:8080:interface=127.0.0.1"])
+
+    def test_demoListensWhereTold(self) -> None:
+        self.assertEqual(parse("--listen", "tcp:9000")["listen"], ["tcp:9000"])
+
+    def test_anApplicationListensOnEveryInterface(self) -> None:
+        options = parse("--app", "ratchet_tx.examples.echo:Echo")
+        self.assertEqual(options["listen"], ["tcp:8080"])
+
+
+class GeneratedOptionTests(UsageErrorAssertions):
+    """The options generated from the fields of Settings and FlowControl."""
+
+    def test_everySettingHasAnOption(self) -> None:
+        generated = {option.field for option in tap._SETTINGS_OPTIONS}
+        fields = {f.name for f in dataclasses.fields(Settings) if f.init}
+        self.assertEqual(generated | set(tap.HANDWRITTEN_SETTINGS), fields)
+        self.assertEqual(generated & set(tap.HANDWRITTEN_SETTINGS), set())
+
+    def test_handwrittenOptionsExist(self) -> None:
+        """Each handwritten field names a real flag (its help texts refer to it)."""
+        options = Options()
+        for flag in tap.HANDWRITTEN_SETTINGS.values():
+            self.assertIn(flag, options.synonyms)
+
+    def test_defaultsAreTheSettingsDefaults(self) -> None:
+        options = parse()
+        self.assertEqual(options["websocket"], Settings())
+        self.assertEqual(options["flow"], FlowControl())
+
+    def test_valuesReachTheSettings(self) -> None:
+        settings = parse(
+            "--max-message-size",
+            "4M",
+            "--max-handshake-size",
+            "8K",
+            "--handshake-timeout",
+            "2.5",
+            "--ping-interval",
+            "0",
+            "--hixie-idle-timeout",
+            "60",
+            "--max-connections",
+            "100",
+            "--trusted-proxies",
+            "1",
+            "--origin",
+            "https://example.com",
+            "--require-origin",
+        )["websocket"]
+        self.assertEqual(settings.maxMessageSize, 4 * 1024**2)
+        self.assertIsNone(settings.maxFrameSize, "the frame limit follows the message limit")
+        self.assertEqual(settings.maxHandshakeSize, 8 * 1024)
+        self.assertEqual(settings.handshakeTimeout, 2.5)
+        self.assertIsNone(settings.pingInterval)
+        self.assertEqual(settings.hixieIdleTimeout, 60.0)
+        self.assertEqual(settings.maxConnections, 100)
+        self.assertEqual(settings.trustedProxies, 1)
+        self.assertEqual(settings.origins, frozenset({"https://example.com"}))
+        self.assertTrue(settings.requireOrigin)
+
+    def test_frameSizeOfItsOwn(self) -> None:
+        settings = parse("--max-frame-size", "64K")["websocket"]
+        self.assertEqual(settings.maxFrameSize, 65536)
+        self.assertEqual(settings.maxMessageSize, Settings().maxMessageSize)
+
+    def test_flowValues(self) -> None:
+        flow = parse("--slow-consumer", "drop", "--high-water-mark", "1M", "--max-buffered", "8M")[
+            "flow"
+        ]
+        self.assertEqual(
+            flow, FlowControl(1024**2, 8 * 1024**2, slowConsumer=SlowConsumer.DROP)
+        )
+
+    def test_parsedValuesAreStored(self) -> None:
+        """Every generated option holds its parsed value, given or not."""
+        options = parse("--max-message-size", "2M")
+        self.assertEqual(options["max-message-size"], 2 * 1024**2)
+        self.assertEqual(options["max-handshake-size"], Settings().maxHandshakeSize)
+        self.assertIs(options["slow-consumer"], SlowConsumer.QUEUE)
+
+    def test_settingsErrorNamesTheFlags(self) -> None:
+        message = self.assertUsageError(("--high-water-mark", "8M"), "--max-buffered")
+        self.assertIn("--high-water-mark", message)
+        self.assertNotIn("highWaterMark", message)
+
+    def test_badValues(self) -> None:
+        for args, fragments in [
+            (("--slow-consumer", "maybe"), ("--slow-consumer", "queue, drop, close")),
+            (("--ping-interval", "-5"), ("--ping-interval", "0: never")),
+            (("--handshake-timeout", "abc"), ("--handshake-timeout", "'abc'")),
+            (("--max-connections", "-1"), ("--max-connections", "'-1'")),
+            (("--deflate-window-bits", "20"), ("--deflate-window-bits", "9 to 15")),
+            (("--deflate-window-bits", "8"), ("--deflate-window-bits", "9 to 15")),
+            (("--deflate-min-size", "-1"), ("--deflate-min-size",)),
+            (("--origin", "not-a-url"), ("--origin", "'not-a-url'")),
+            (("--static", "/nonexistent"), ("--static /nonexistent",)),
+        ]:
+            self.assertUsageError(args, *fragments)
+
+    def test_windowBitsEdges(self) -> None:
+        for bits in (9, 15):
+            deflate = parse("--deflate-window-bits", str(bits))["websocket"].deflate
+            windows = (deflate.serverMaxWindowBits, deflate.clientMaxWindowBits)
+            self.assertEqual(windows, (bits, bits))
+
+
+class UnderTwistdTests(SynchronousTestCase):
+    """Parsed as twistd's sub-command (with a parent), errors end the program."""
+
+    def test_usageErrorExits(self) -> None:
+        options = Options()
+        options.parent = usage.Options()
+        exit = self.assertRaises(SystemExit, options.parseOptions, ["--ping-interval", "-5"])
+        first, hint = str(exit).splitlines()
+        self.assertTrue(first.startswith("twistd ratchet: --ping-interval"), first)
+        self.assertIn("twistd ratchet --help", hint)
+
+    def test_withoutParentRaises(self) -> None:
+        self.assertRaises(usage.UsageError, Options().parseOptions, ["--ping-interval", "-5"])
+
+
+class StaticSiteTests(SynchronousTestCase):
+    def test_staticFolderIsServed(self) -> None:
+        folder = tempfile.mkdtemp(prefix="ratchet-static-")
+        self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+        options = parse("--static", folder, "--app", "ratchet_tx.examples.echo:Echo")
+        (listener,) = makeService(options)
+        root = listener.factory.resource
+        self.assertIsInstance(root, StaticFiles)
+        self.assertEqual(root.path, folder)
+        self.assertNotIn(b"content-security-policy", root.headers)
+        self.assertIn(b"ws", root.children)

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from twisted.web.resource import Resource
-from twisted.web.static import File
 
 from ratchet_tx.demo.app import DemoChat
-from ratchet_tx.web import WebSocketResource
+from ratchet_tx.web import StaticFiles, WebSocketResource
 
-__all__ = ["STATIC", "DemoChat", "StaticFiles", "demoResource"]
+__all__ = ["STATIC", "DemoChat", "demoResource"]
 
 #: The folder of the demo page: C{index.html}, C{app.js}, C{style.css}.
 STATIC = Path(__file__).resolve().parent / "static"
@@ -36,28 +35,6 @@ _CONTENT_SECURITY_POLICY = (
 )
 
 
-class StaticFiles(File):
-    """
-    A L{File} for the demo's folder: no directory listings, text served as
-    UTF-8, and headers that keep the page to its own origin.
-    """
-
-    contentTypes = {
-        **File.contentTypes,
-        ".html": "text/html; charset=utf-8",
-        ".js": "text/javascript; charset=utf-8",
-        ".css": "text/css; charset=utf-8",
-    }
-
-    def directoryListing(self) -> Resource:
-        return self.childNotFound
-
-    def render(self, request: Any) -> Any:
-        request.setHeader(b"content-security-policy", _CONTENT_SECURITY_POLICY)
-        request.setHeader(b"x-content-type-options", b"nosniff")
-        return super().render(request)
-
-
 def demoResource(**websocketSettings: Any) -> tuple[Resource, WebSocketResource]:
     """
     The demo site: the chat page at C{/}, L{DemoChat} at C{/ws}.
@@ -68,7 +45,7 @@ def demoResource(**websocketSettings: Any) -> tuple[Resource, WebSocketResource]
     @return: the site's root resource, and the L{WebSocketResource} at
         C{/ws} (its C{serverFactory.closeAll} closes the chat's clients).
     """
-    root = StaticFiles(str(STATIC))
+    root = StaticFiles(str(STATIC), {b"content-security-policy": _CONTENT_SECURITY_POLICY})
     chat = WebSocketResource(DemoChat(), **websocketSettings)
     root.putChild(WEBSOCKET_CHILD, chat)
     return root, chat

@@ -1,7 +1,7 @@
 """
 Chat: every message goes to every other connected client.
 
-Runs unchanged over WebSocket and plain TCP:
+Runs unchanged over WebSocket and plain TCP::
 
     twistd -n ratchet --app ratchet_tx.examples.chat:Chat
     twistd -n ratchet --protocol raw --app ratchet_tx.examples.chat:Chat --listen tcp:9000

@@ -1,5 +1,5 @@
 """
-Echo: every message goes back to its sender, text as text, binary as binary.
+Echo: every message goes back to its sender, text as text, binary as binary::
 
     twistd -n ratchet --app ratchet_tx.examples.echo:Echo
 """

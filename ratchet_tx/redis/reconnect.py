@@ -487,7 +487,7 @@ class ReconnectingRedis(Service):
 def _firstError(failure: Failure) -> Failure:
     """The failure of the first handshake command that failed."""
     if failure.check(FirstError):
-        return failure.value.subFailure  # type: ignore[no-any-return]
+        return failure.value.subFailure
     return failure
 
 

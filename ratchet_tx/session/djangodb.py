@@ -191,7 +191,7 @@ class DjangoDatabaseStore:
             from twisted.internet import reactor
 
             self._reactor = reactor
-        return self._reactor  # type: ignore[no-any-return]
+        return self._reactor
 
     def _start(self) -> None:
         if not self._started:

@@ -217,11 +217,11 @@ class SessionProvider:
 
     def _storeFailed(self, failure: Failure, conn: Any) -> _Outcome:
         if failure.check(InvalidSession):
-            return None, failure.value.reason  # type: ignore[union-attr]
+            return None, failure.value.reason
         if failure.check(TimeoutError):
             reason = f"no answer within {self.lookupTimeout} s"
         else:
-            reason = f"{failure.type.__name__}: {failure.value}"  # type: ignore[union-attr]
+            reason = f"{failure.type.__name__}: {failure.value}"
         log.warn(
             "Session store {store!r} unavailable for {conn!r}: {reason}",
             store=self.store,

@@ -46,25 +46,32 @@ class Settings:
 
     @ivar versions: the protocol versions accepted; others get 426 (HyBi) or
         400 (Hixie).
-    @ivar subprotocols: the sub-protocols the application speaks, in order of
-        preference; the first one the client offers is chosen.
+    @ivar subprotocols: the sub-protocols the application speaks.  The first
+        one in the client's list that is also in this one is chosen: the
+        client's order decides, this one only says what is spoken.
     @ivar origins: if not C{None}, the only C{Origin} values accepted (403
         otherwise); compared case-insensitively.  A request without an
         origin (a non-browser client) is accepted unless C{requireOrigin}.
-    @ivar requireOrigin: refuse (403) requests that carry no origin when
-        C{origins} is set.
-    @ivar maxHandshakeSize: see L{DEFAULT_MAX_HANDSHAKE_SIZE}.
-    @ivar maxMessageSize: see L{DEFAULT_MAX_MESSAGE_SIZE}; also bounds Hixie
-        frames.
-    @ivar maxFrameSize: the largest single frame payload accepted (beyond:
-        close 1009); C{None}, the default, means the same as
-        C{maxMessageSize}, so raising the message limit raises both.
-    @ivar handshakeTimeout: see L{DEFAULT_HANDSHAKE_TIMEOUT}.
-    @ivar closeTimeout: see L{DEFAULT_CLOSE_TIMEOUT}.
-    @ivar pingInterval: see L{DEFAULT_PING_INTERVAL}; C{None} turns pings off.
-    @ivar pingTimeout: see L{DEFAULT_PING_TIMEOUT}.
-    @ivar hixieIdleTimeout: see L{DEFAULT_HIXIE_IDLE_TIMEOUT}; C{None} turns
-        it off.
+    @ivar requireOrigin: with C{origins}: refuse (403) requests that carry no
+        C{Origin} header.
+    @ivar maxHandshakeSize: the largest opening-handshake request head
+        (request line and headers) accepted, in bytes; larger ones get 431.
+    @ivar maxMessageSize: the largest message accepted (all its fragments,
+        after inflating), in bytes; larger ones close the connection with 1009.
+        Also bounds Hixie frames.
+    @ivar maxFrameSize: the largest frame payload accepted, in bytes; larger
+        ones close the connection with 1009.  C{None} (the default): the same
+        as C{maxMessageSize}, so raising the message limit raises both.
+    @ivar handshakeTimeout: seconds a client has to complete its opening
+        handshake.
+    @ivar closeTimeout: seconds to wait for the peer to answer our close
+        before dropping it.
+    @ivar pingInterval: ping an RFC 6455 or HyBi client after this many
+        quiet seconds; C{None}: never.
+    @ivar pingTimeout: seconds a client has to answer a ping before it is
+        dropped.
+    @ivar hixieIdleTimeout: close a Hixie-76/75 client (which cannot be
+        pinged) after this many quiet seconds; C{None}: never.
     @ivar secure: whether Hixie's C{Sec-WebSocket-Location} says C{wss://}.
         C{None} means "if the connection is TLS"; set C{True} behind a
         TLS-terminating proxy.
@@ -72,12 +79,12 @@ class Settings:
         beyond it get 503.  C{None}: no limit but the process's file
         descriptors.
     @ivar maxConnectionsPerAddress: the most connections from one client
-        address at once; handshakes beyond it get 429.
+        address at once; handshakes beyond it get 429.  C{None}: no limit.
     @ivar blocked: networks whose clients are refused: dropped on connect
         (by socket address) or answered 403 (by forwarded address).
-    @ivar trustedProxies: how many proxies in front of us to trust: the
-        client address is then the entry that many places from the right of
-        C{X-Forwarded-For}.  0 (the default) ignores that header.
+    @ivar trustedProxies: how many proxies in front of the server to trust:
+        the client address is then the entry that many places from the right
+        of C{X-Forwarded-For}.  0 ignores that header.
     @ivar deflate: what permessage-deflate (RFC 7692) to agree to, see
         L{DEFAULT_DEFLATE}; L{NO_DEFLATE} turns it off.
     """
@@ -86,9 +93,9 @@ class Settings:
     subprotocols: tuple[str, ...] = ()
     origins: frozenset[str] | None = None
     requireOrigin: bool = False
-    maxHandshakeSize: int = DEFAULT_MAX_HANDSHAKE_SIZE
-    maxMessageSize: int = DEFAULT_MAX_MESSAGE_SIZE
-    maxFrameSize: int | None = None
+    maxHandshakeSize: int = field(default=DEFAULT_MAX_HANDSHAKE_SIZE, metadata={"unit": "bytes"})
+    maxMessageSize: int = field(default=DEFAULT_MAX_MESSAGE_SIZE, metadata={"unit": "bytes"})
+    maxFrameSize: int | None = field(default=None, metadata={"unit": "bytes"})
     handshakeTimeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     closeTimeout: float = DEFAULT_CLOSE_TIMEOUT
     pingInterval: float | None = DEFAULT_PING_INTERVAL

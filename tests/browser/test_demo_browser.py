@@ -3,7 +3,8 @@ The demo page and a static site with a mounted application, in a real
 browser: headless Chromium's own C{WebSocket}, JavaScript and rendering,
 against servers running in subprocesses.
 
-These tests need C{/usr/bin/chromium}; without it they fail (CI installs it).
+These tests need Debian's C{chromium}; without it they fail with the line
+that installs it (C{scripts/test} installs it when run as root).
 Set C{RATCHET_TX_SCREENSHOTS=DIR} to keep the screenshots they take.
 """
 

@@ -8,7 +8,9 @@ expect have arrived rather than expecting one message per read.
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import time
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -159,18 +161,32 @@ class ListenTests(TwistdTestCase):
         self.assertEqual(recvUntil(second, b"via first"), b"via first")
 
     def test_portInUseEndsTwistd(self) -> None:
-        """twistd does not keep running without the port it was told to listen on."""
+        """
+        twistd does not keep running without the port it was told to listen
+        on, and says so in one line on stderr, naming the --listen, with no
+        traceback.
+        """
         busy = self.startTwistd(*ECHO)
+        listen = f"tcp:{busy.port}:interface=127.0.0.1"
         done = runTwistd(
-            "-n",
-            "--pidfile=",
-            "ratchet",
-            *ECHO,
-            "--listen",
-            f"tcp:{busy.port}:interface=127.0.0.1",
+            "-n", "--pidfile=", "ratchet", *ECHO, "--listen", listen, separateStderr=True
         )
-        self.assertNotEqual(done.returncode, 0)
-        self.assertIn("Couldn't listen on", done.stdout)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(
+            done.stderr.splitlines(),
+            [f"twistd ratchet: cannot listen on {listen}: address already in use"],
+        )
+        self.assertNotIn("Traceback", done.stdout)
+
+    def test_portInUseRemovesThePidFile(self) -> None:
+        """As when twistd fails to start any other way, its pid file goes."""
+        busy = self.startTwistd(*ECHO)
+        listen = f"tcp:{busy.port}:interface=127.0.0.1"
+        with tempfile.TemporaryDirectory(prefix="ratchet-pid-") as folder:
+            pidfile = os.path.join(folder, "twistd.pid")
+            done = runTwistd("-n", f"--pidfile={pidfile}", "ratchet", *ECHO, "--listen", listen)
+            self.assertEqual(done.returncode, 1, done.stdout)
+            self.assertFalse(os.path.exists(pidfile))
 
 
 class ShutdownTests(TwistdTestCase):

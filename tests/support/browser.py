@@ -39,8 +39,10 @@ from typing import Any
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as websocketConnect
 
-#: Where the browser is (CI installs Debian's C{chromium}).
-CHROMIUM = "/usr/bin/chromium"
+from tests.support.system import requirePackage
+
+#: The Debian package of the browser (see L{tests.support.system}).
+CHROMIUM_PACKAGE = "chromium"
 
 
 def chromiumCommand(executable: str, profile: Path) -> list[str]:
@@ -105,19 +107,22 @@ class Chromium:
         self.pid = popen.pid
 
     @classmethod
-    def start(cls, executable: str = CHROMIUM, timeout: float = START_TIMEOUT) -> Chromium:
+    def start(cls, executable: str | None = None, timeout: float = START_TIMEOUT) -> Chromium:
         """
         Start the browser and wait (at most C{timeout} seconds) until its
         DevTools endpoint is up.
 
+        @param executable: the browser; by default Debian's C{chromium}.
+        @raise MissingSystemPackage: C{chromium} is not installed (the
+            message says how to install it).
         @raise BrowserError: C{executable} does not exist, or the browser
             exited or did not announce its port in time (it is killed first).
         """
+        if executable is None:
+            requirePackage(CHROMIUM_PACKAGE, "the browser tests")
+            executable = shutil.which("chromium") or "chromium"
         if not os.access(executable, os.X_OK):
-            raise BrowserError(
-                f"no browser at {executable}: the browser tests need Chromium "
-                "(on Debian: apt-get install chromium)"
-            )
+            raise BrowserError(f"no browser at {executable}")
         workdir = Path(tempfile.mkdtemp(prefix="ratchet-chromium-"))
         profile = workdir / "profile"
         profile.mkdir()

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 #: The checkout this test suite belongs to.
@@ -98,30 +98,42 @@ def twistdEnvironment(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def runTwistd(
-    *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
+    *args: str,
+    timeout: float = 30.0,
+    env: dict[str, str] | None = None,
+    separateStderr: bool = False,
+    files: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """
     Run C{twistd <args>} to completion (for C{--help}, or options that must be
     refused) from a temporary directory, and return it with stdout and stderr
-    together in C{.stdout}.
+    together in C{.stdout} (or apart, in C{.stdout} and C{.stderr}, with
+    C{separateStderr}).
 
     Pass C{-n} and C{--pidfile=} yourself when the command could start a
     server: without C{-n} twistd would daemonize.
 
+    @param files: files to write into the directory first, by name.
     @raise subprocess.TimeoutExpired: it ran longer than C{timeout} seconds
         (it is killed first).
     """
     with tempfile.TemporaryDirectory(prefix="twistd-run-") as cwd:
+        _writeFiles(Path(cwd), files)
         return subprocess.run(
             [*twistdCommand(), *args],
             cwd=cwd,
             env=twistdEnvironment(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE if separateStderr else subprocess.STDOUT,
             text=True,
             timeout=timeout,
         )
+
+
+def _writeFiles(directory: Path, files: Mapping[str, str] | None) -> None:
+    for name, text in (files or {}).items():
+        (directory / name).write_text(text)
 
 
 def _countListen(args: tuple[str, ...]) -> int:
@@ -188,12 +200,17 @@ class TwistdProcess(LoggedProcess):
 
     @classmethod
     def start(
-        cls, *args: str, timeout: float = 20.0, env: dict[str, str] | None = None
+        cls,
+        *args: str,
+        timeout: float = 20.0,
+        env: dict[str, str] | None = None,
+        files: Mapping[str, str] | None = None,
     ) -> TwistdProcess:
         """
         Start C{twistd -n --pidfile= ratchet <args>} and wait until it
         serves: every endpoint it was given listens and its reactor runs.
         With no C{--listen} in C{args} it listens on a free loopback port.
+        It runs in a temporary directory, with C{files} (by name) in it.
 
         @raise TwistdError: it exited, or did not listen within C{timeout}
             seconds (it is killed first); the message holds its log.
@@ -202,6 +219,7 @@ class TwistdProcess(LoggedProcess):
             args = (*args, "--listen", LOOPBACK_ANY_PORT)
         expected = _countListen(args)
         workdir = Path(tempfile.mkdtemp(prefix="twistd-"))
+        _writeFiles(workdir, files)
         with open(workdir / "twistd.log", "wb") as logFile:
             popen = subprocess.Popen(
                 [*twistdCommand(), "-n", "--pidfile=", "ratchet", *args],

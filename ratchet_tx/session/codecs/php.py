@@ -68,7 +68,7 @@ class PHPObject(dict[Any, Any]):
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         return f"PHPObject({self.className!r}, {dict.__repr__(self)})"
