@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_flashpolicy -*-
 """
 A Flash socket policy server: answers C{<policy-file-request/>} on its own
-port (843, where Flash Player asks first) and closes.
+port (843, where Flash Player asks first) and closes::
 
     from twisted.internet.endpoints import serverFromString
     policy = FlashPolicy(ports=(8080,))

@@ -3,7 +3,7 @@ A small Redis client for Twisted: pipelined commands over one connection
 that reconnects by itself and never blocks or queues without bound
 (L{RedisClient}), pub/sub on a connection of its own that resubscribes by
 itself (L{RedisSubscriber}), and the sans-I/O RESP2 codec under them
-(L{encodeCommand}, L{ReplyParser}).
+(L{encodeCommand}, L{ReplyParser})::
 
     from ratchet_tx.redis import RedisClient, RedisUnavailable
 

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.redis.test_client -*-
 """
 A Redis client for Twisted: one connection, pipelined, that never blocks and
-never queues without bound.
+never queues without bound::
 
     client = RedisClient(reactor, "redis://:secret@127.0.0.1:6379/2")
     yield client.whenConnected()
@@ -28,7 +28,7 @@ Blocking commands (C{BLPOP}, C{XREAD BLOCK}, C{WAIT}) would hold up every
 command behind them on the shared connection; do not send them here.  A
 C{MULTI}/C{EXEC} transaction needs its commands back to back on one
 connection, which pipelining from several callers does not promise: use a
-Lua script (L{runScript}) for anything atomic.
+Lua script (L{RedisClient.runScript}) for anything atomic.
 
 Redis versions: RESP2, which every Redis speaks, C{EVALSHA} (2.6) and, for a
 URL with a user name, C{AUTH user password} (6.0).  The reference, which the
@@ -110,7 +110,7 @@ class RedisClient(ReconnectingRedis):
 
     def execute(self, *args: Argument) -> Deferred[Any]:
         """
-        Send one command now.
+        Send one command now::
 
             client.execute("HSET", "user:1", "name", "alice")
 

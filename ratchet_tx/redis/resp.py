@@ -153,7 +153,7 @@ def _isInteger(raw: bytes) -> bool:
 
 class ReplyParser:
     """
-    Parse RESP2 replies from bytes fed in any chunking.
+    Parse RESP2 replies from bytes fed in any chunking::
 
         parser = ReplyParser()
         parser.feed(b"+OK\\r\\n$5\\r\\nhel")   # -> ["OK"]

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.redis.test_client -*-
 """
-A Lua script for Redis, named by its SHA-1 so that it is sent once.
+A Lua script for Redis, named by its SHA-1 so that it is sent once::
 
     INCR_IF_BELOW = Script('''
         local n = tonumber(redis.call("GET", KEYS[1]) or "0")

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.redis.test_subscriber -*-
 """
 Redis pub/sub for Twisted: a connection of its own in subscribed mode, kept
-up and resubscribed by itself.
+up and resubscribed by itself::
 
     def onMessage(channel: bytes, data: bytes) -> None: ...
     def onReconnect() -> None: ...     # fetch what was missed from history

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.redis.test_url -*-
 """
-Where a Redis server is, from a URL.
+Where a Redis server is, from a URL::
 
     redis://[[user]:password@]host[:port][/db][?db=N]
     unix://[[user]:password@]/path/to/redis.sock[?db=N]

@@ -1,5 +1,5 @@
 """
-The web site's session, read from its own store, for WebSocket applications:
+The web site's session, read from its own store, for WebSocket applications::
 
     from ratchet_tx import session
     store = session.DjangoSignedCookieStore(SECRET_KEY)

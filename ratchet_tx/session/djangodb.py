@@ -78,7 +78,7 @@ def _asDatetime(value: Any) -> datetime:
 class DjangoDatabaseStore:
     """
     Sessions of Django's C{db} backend (and the database half of
-    C{cached_db}).
+    C{cached_db})::
 
         store = DjangoDatabaseStore(lambda: psycopg.connect(DSN), SECRET_KEY,
                                     paramstyle="pyformat")
