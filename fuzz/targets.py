@@ -69,7 +69,7 @@ def checkHandshake(data: bytes, cuts: Sequence[int] = ()) -> str:
 
     @return: what happened: C{"incomplete"}, C{"refused NNN"} or the version.
     """
-    reader = RequestReader(maxHeadSize=MAX_HEAD, maxHeaders=MAX_HEADERS)
+    reader = RequestReader(maxHandshakeSize=MAX_HEAD, maxHeaders=MAX_HEADERS)
     request = None
     for piece in cut(data, cuts):
         try:

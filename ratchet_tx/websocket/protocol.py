@@ -265,7 +265,7 @@ class WebSocketProtocol:
         self._deflate: PerMessageDeflate | None = None
         self._decoder: Any = None
         self._reader: RequestReader | None = (
-            RequestReader(maxHandshakeSize) if role is Role.SERVER else None
+            RequestReader(maxHandshakeSize=maxHandshakeSize) if role is Role.SERVER else None
         )
         self._opening: Opening | None = None
         self._head = b""
@@ -328,7 +328,7 @@ class WebSocketProtocol:
         """
         opening = self._opening
         if opening is None and self._head:
-            reader = RequestReader(len(self._head))
+            reader = RequestReader(maxHandshakeSize=len(self._head))
             request = reader.feed(self._head)
             assert request is not None
             opening = self._opening = readOpening(request, self._versions)

@@ -59,6 +59,9 @@ from ratchet_tx.websocket.codecs.http import (
 )
 from tests.codecs.test_handshake import CHROME4_REQUEST, SAFARI5_KEY3, SAFARI5_REQUEST
 
+#: The handshake size limit given to readers where the test needs no other.
+HEAD_LIMIT = 16384
+
 #: The message limit given to decoders where the test needs no other.
 LIMIT = 16 * 2**20
 
@@ -159,7 +162,7 @@ def readInChunks(
 
     @return: the response and every byte after it.
     """
-    reader = ResponseReader(switchBodySize=switchBodySize, **limits)
+    reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT, switchBodySize=switchBodySize, **limits)
     for start in range(0, len(data), size):
         response = reader.feed(data[start : start + size])
         if response is not None:
@@ -176,7 +179,7 @@ def serverRequest(data: bytes) -> tuple[Request, bytes]:
     """
     What the server's L{RequestReader} reads of a client's request.
     """
-    reader = RequestReader()
+    reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
     request = reader.feed(data)
     assert request is not None
     return request, reader.remainder
@@ -774,7 +777,7 @@ class BadResponseTests(SynchronousTestCase):
         )
 
     def test_hixie76AnswerCutShort(self) -> None:
-        reader = ResponseReader(switchBodySize=16)
+        reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT, switchBodySize=16)
         self.assertIsNone(reader.feed(DRAFT76_RESPONSE[:-1]))
         error = self.assertRaises(InvalidHandshakeResponse, reader.end)
         self.assertIn("15 of the 16 bytes", error.reason)
@@ -886,7 +889,7 @@ class WebsocketsInteropTests(SynchronousTestCase):
         client.send_request(client.connect())
         data = b"".join(client.data_to_send())
         for size in range(1, len(data) + 1):
-            reader = RequestReader()
+            reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
             request = None
             for start in range(0, len(data), size):
                 request = request or reader.feed(data[start : start + size])

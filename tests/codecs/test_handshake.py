@@ -23,6 +23,9 @@ from ratchet_tx.websocket.codecs.handshake import (
 )
 from ratchet_tx.websocket.codecs.http import Headers, Request, RequestReader
 
+#: The handshake size limit given to readers where the test needs no other.
+HEAD_LIMIT = 16384
+
 # The RFC 6455 section 1.3 example.
 RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -109,7 +112,7 @@ FIRST_HYBI_FRAME = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"  # RFC 5.7
 
 
 def request(data: bytes) -> Request:
-    parsed = RequestReader().feed(data)
+    parsed = RequestReader(maxHandshakeSize=HEAD_LIMIT).feed(data)
     assert parsed is not None
     return parsed
 
@@ -129,7 +132,7 @@ def feedInChunks(data: bytes, size: int) -> tuple[Request, bytes]:
 
     @return: the request and every byte after its head.
     """
-    reader = RequestReader()
+    reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
     for start in range(0, len(data), size):
         parsed = reader.feed(data[start : start + size])
         if parsed is not None:
@@ -261,7 +264,7 @@ class FixtureTests(SynchronousTestCase):
         """
         Only part of key3 may arrive with the head; the rest comes later.
         """
-        reader = RequestReader()
+        reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
         self.assertIsNotNone(reader.feed(SAFARI5_REQUEST + SAFARI5_KEY3[:3]))
         self.assertEqual(reader.remainder, SAFARI5_KEY3[:3])
 
@@ -765,7 +768,7 @@ class PropertyTests(SynchronousTestCase):
         A request line followed by random bytes raises only
         L{HandshakeError} through the reader and L{readOpening}.
         """
-        reader = RequestReader()
+        reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
         try:
             parsed = reader.feed(b"GET / HTTP/1.1\r\n" + garbage + b"\r\n\r\n")
             if parsed is not None:

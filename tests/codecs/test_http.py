@@ -22,6 +22,9 @@ from ratchet_tx.websocket.codecs.http import (
     renderResponse,
 )
 
+#: The handshake size limit given to readers where the test needs no other.
+HEAD_LIMIT = 16384
+
 SIMPLE = b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nX-Multi: one\r\nx-multi: two\r\n\r\n"
 
 
@@ -29,13 +32,13 @@ def readAll(data: bytes, **limits: int) -> RequestReader:
     """
     Feed C{data} to a new reader in one piece and return the reader.
     """
-    reader = RequestReader(**limits)
+    reader = RequestReader(**{"maxHandshakeSize": HEAD_LIMIT, **limits})
     reader.feed(data)
     return reader
 
 
 def parse(data: bytes) -> Request:
-    request = RequestReader().feed(data)
+    request = RequestReader(maxHandshakeSize=HEAD_LIMIT).feed(data)
     assert request is not None
     return request
 
@@ -47,7 +50,7 @@ def feedInChunks(data: bytes, size: int) -> tuple[Request | None, bytes]:
     @return: the request (or C{None}) and every byte after its head: the
         reader's remainder and the chunks not fed.
     """
-    reader = RequestReader()
+    reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
     for start in range(0, len(data), size):
         request = reader.feed(data[start : start + size])
         if request is not None:
@@ -122,7 +125,7 @@ class ReadTests(SynchronousTestCase):
         self.assertEqual(request.headers.getAll("x-multi"), ["one", "two"])
 
     def test_noneUntilComplete(self) -> None:
-        reader = RequestReader()
+        reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
         self.assertIsNone(reader.feed(SIMPLE[:-1]))
         self.assertEqual(reader.remainder, b"")
         self.assertIsNotNone(reader.feed(SIMPLE[-1:]))
@@ -156,7 +159,7 @@ class ReadTests(SynchronousTestCase):
         self.assertEqual(readAll(mixed).remainder, b"rest")
 
     def test_terminatorSplitAcrossReads(self) -> None:
-        reader = RequestReader()
+        reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
         self.assertIsNone(reader.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r"))
         self.assertIsNotNone(reader.feed(b"\nrest"))
         self.assertEqual(reader.remainder, b"rest")
@@ -166,7 +169,7 @@ class ReadTests(SynchronousTestCase):
         Empty lines before the request line are ignored (RFC 7230 3.5).
         """
         self.assertEqual(parse(b"\r\n\r\n" + SIMPLE), parse(SIMPLE))
-        reader = RequestReader()
+        reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
         self.assertIsNone(reader.feed(b"\r\n"))
         self.assertIsNone(reader.feed(b"\n"))
         self.assertEqual(reader.feed(SIMPLE), parse(SIMPLE))
@@ -179,7 +182,7 @@ class ReadTests(SynchronousTestCase):
         """
         for data in (SIMPLE, SIMPLE.replace(b"\r\n", b"\n"), b"\r\n\n" + SIMPLE):
             for size in (1, 7, len(data)):
-                reader = RequestReader()
+                reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
                 request = None
                 for start in range(0, len(data), size):
                     request = reader.feed(data[start : start + size])
@@ -189,7 +192,7 @@ class ReadTests(SynchronousTestCase):
                 self.assertEqual(parse(reader.head), request)
         reader = readAll(SIMPLE + b"frames")
         self.assertEqual(reader.head, SIMPLE)
-        self.assertEqual(RequestReader().head, b"")
+        self.assertEqual(RequestReader(maxHandshakeSize=HEAD_LIMIT).head, b"")
 
     def test_whitespaceAroundValues(self) -> None:
         request = parse(b"GET / HTTP/1.1\r\nHost:\t  a b \t\r\nEmpty:\r\n\r\n")
@@ -300,29 +303,29 @@ class RejectTests(SynchronousTestCase):
 
     def test_headAtLimit(self) -> None:
         """
-        A head of exactly C{maxHeadSize} bytes, terminator included, is read.
+        A head of exactly C{maxHandshakeSize} bytes, terminator included, is read.
         """
         head = b"GET / HTTP/1.1\r\nX: \r\n\r\n"
         padded = head.replace(b"X: ", b"X: " + b"a" * (100 - len(head)))
         self.assertEqual(len(padded), 100)
-        reader = readAll(padded + b"after", maxHeadSize=100)
+        reader = readAll(padded + b"after", maxHandshakeSize=100)
         self.assertEqual(reader.remainder, b"after")
 
     def test_headOverLimit(self) -> None:
         head = b"GET / HTTP/1.1\r\nX: " + b"a" * 80 + b"\r\n\r\n"
-        self.assertRejected(head, 431, maxHeadSize=len(head) - 1)
+        self.assertRejected(head, 431, maxHandshakeSize=len(head) - 1)
 
     def test_oversizeDetectedEarly(self) -> None:
         """
         Buffered bytes over the limit fail at once, before any blank line.
         """
-        reader = RequestReader(maxHeadSize=100)
+        reader = RequestReader(maxHandshakeSize=100)
         self.assertIsNone(reader.feed(b"GET / HTTP/1.1\r\nX: " + b"a" * 81))
         error = self.assertRaises(HandshakeError, reader.feed, b"a")
         self.assertEqual(error.status, 431)
 
     def test_oversizeInOneRead(self) -> None:
-        reader = RequestReader(maxHeadSize=1000)
+        reader = RequestReader(maxHandshakeSize=1000)
         error = self.assertRaises(HandshakeError, reader.feed, b"a" * 10**6)
         self.assertEqual(error.status, 431)
 
@@ -330,7 +333,7 @@ class RejectTests(SynchronousTestCase):
         """
         Blank lines before the request count against the size limit.
         """
-        reader = RequestReader(maxHeadSize=100)
+        reader = RequestReader(maxHandshakeSize=100)
         for _ in range(50):
             self.assertIsNone(reader.feed(b"\r\n"))
         error = self.assertRaises(HandshakeError, reader.feed, b"\r\n")
@@ -345,13 +348,13 @@ class RejectTests(SynchronousTestCase):
         """
         Too many header lines fail before the blank line arrives.
         """
-        reader = RequestReader(maxHeaders=10)
+        reader = RequestReader(maxHandshakeSize=HEAD_LIMIT, maxHeaders=10)
         self.assertIsNone(reader.feed(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 10))
         error = self.assertRaises(HandshakeError, reader.feed, b"X: y\r\n")
         self.assertEqual(error.status, 431)
 
     def test_headerFloodOneByteAtATime(self) -> None:
-        reader = RequestReader()
+        reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
         data = b"GET / HTTP/1.1\r\n" + b"a:\n" * 1000
         with self.assertRaises(HandshakeError) as caught:
             for index in range(len(data)):
@@ -362,7 +365,7 @@ class RejectTests(SynchronousTestCase):
         """
         After an error every feed raises the same error.
         """
-        reader = RequestReader()
+        reader = RequestReader(maxHandshakeSize=HEAD_LIMIT)
         first = self.assertRaises(HandshakeError, reader.feed, b"BAD\r\n\r\n")
         second = self.assertRaises(HandshakeError, reader.feed, SIMPLE)
         self.assertIs(first, second)
@@ -512,7 +515,7 @@ class PropertyTests(SynchronousTestCase):
         Any bytes in any chunking raise nothing but L{HandshakeError}, and a
         request always comes with the bytes after it.
         """
-        reader = RequestReader(maxHeadSize=200, maxHeaders=5)
+        reader = RequestReader(maxHandshakeSize=200, maxHeaders=5)
         pos = 0
         for size in [*sizes, len(data)]:
             piece = data[pos : pos + size]
@@ -571,7 +574,7 @@ def readResponse(data: bytes, size: int, **options: int) -> tuple[Response, byte
 
     @return: the response and every byte after it.
     """
-    reader = ResponseReader(**options)
+    reader = ResponseReader(**{"maxHandshakeSize": HEAD_LIMIT, **options})
     for start in range(0, len(data), size):
         response = reader.feed(data[start : start + size])
         if response is not None:
@@ -621,7 +624,7 @@ class ResponseReaderTests(SynchronousTestCase):
 
     def test_switchBodyIncomplete(self) -> None:
         head = b"HTTP/1.1 101 WebSocket Protocol Handshake\r\n\r\n"
-        reader = ResponseReader(switchBodySize=16)
+        reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT, switchBodySize=16)
         self.assertIsNone(reader.feed(head + b"8jKS'y"))
         error = self.assertRaises(InvalidHandshakeResponse, reader.end)
         self.assertIn("6 of the 16 bytes", error.reason)
@@ -700,7 +703,7 @@ class ResponseReaderTests(SynchronousTestCase):
 
     def test_chunkSizeLineBounded(self) -> None:
         head = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
-        reader = ResponseReader()
+        reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT)
         self.assertIsNone(reader.feed(head + b"1;" + b"x" * (MAX_CHUNK_LINE - 2)))
         response = reader.feed(b"x")
         assert response is not None
@@ -758,7 +761,7 @@ class ResponseReaderTests(SynchronousTestCase):
             b"HTTP/1.1 101 Switching\r\nUpgrade : websocket\r\n\r\n",
             b"HTTP/1.1 101 Switching\r\nUpgrade: websocket\r\n folded\r\n\r\n",
         ):
-            reader = ResponseReader()
+            reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT)
             error = self.assertRaises(InvalidHandshakeResponse, reader.feed, head)
             self.assertIsNone(error.response)
             self.assertIs(self.assertRaises(InvalidHandshakeResponse, reader.feed, b"x"), error)
@@ -781,35 +784,37 @@ class ResponseReaderTests(SynchronousTestCase):
         self.assertEqual(error.reason, "response head larger than 100 bytes")
 
     def test_oversizeOneByteAtATime(self) -> None:
-        reader = ResponseReader()
+        reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT)
         with self.assertRaises(InvalidHandshakeResponse):
             for _ in range(20000):
                 reader.feed(b"a")
 
     def test_maxHeaders(self) -> None:
         head = b"HTTP/1.1 101 x\r\n" + b"X: y\r\n" * 10 + b"\r\n"
-        self.assertIsNotNone(ResponseReader(maxHeaders=10).feed(head))
-        error = self.assertRaises(InvalidHandshakeResponse, ResponseReader(maxHeaders=9).feed, head)
+        self.assertIsNotNone(ResponseReader(maxHandshakeSize=HEAD_LIMIT, maxHeaders=10).feed(head))
+        reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT, maxHeaders=9)
+        error = self.assertRaises(InvalidHandshakeResponse, reader.feed, head)
         self.assertEqual(error.reason, "more than 9 header fields")
 
     def test_leadingBlankLinesAreNotSkipped(self) -> None:
-        self.assertRaises(InvalidHandshakeResponse, ResponseReader().feed, b"\r\n" + SWITCH)
+        reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT)
+        self.assertRaises(InvalidHandshakeResponse, reader.feed, b"\r\n" + SWITCH)
 
     def test_endBeforeHead(self) -> None:
         for data in (b"", b"HTTP/1.1 101 Switching Protocols\r\n"):
-            reader = ResponseReader()
+            reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT)
             reader.feed(data)
             error = self.assertRaises(InvalidHandshakeResponse, reader.end)
             self.assertEqual(error.reason, "the connection closed before the response head ended")
 
     def test_doneMeansDone(self) -> None:
-        reader = ResponseReader()
+        reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT)
         self.assertIsNotNone(reader.feed(SWITCH))
         self.assertRaises(RuntimeError, reader.feed, b"")
         self.assertRaises(RuntimeError, reader.end)
 
     def test_head(self) -> None:
-        reader = ResponseReader()
+        reader = ResponseReader(maxHandshakeSize=HEAD_LIMIT)
         reader.feed(REFUSAL[:-3])
         self.assertEqual(reader.head, REFUSAL[: REFUSAL.index(b"\r\n\r\n") + 4])
 

@@ -12,7 +12,7 @@ line that ends the head, parses the head in one pass into a L{Request}, and
 keeps whatever followed the blank line in L{RequestReader.remainder} (for a
 Hixie-76 client, the eight bytes of the challenge and perhaps its first frame).
 
-The buffer is bounded.  As soon as more than C{maxHeadSize} bytes (or more than
+The buffer is bounded.  As soon as more than C{maxHandshakeSize} bytes (or more than
 C{maxHeaders} header lines) are buffered without a complete head, the reader
 raises L{HandshakeError} with status 431; a head that breaks the grammar of RFC
 7230 section 3 raises it with status 400.  Lines may end in CRLF or, leniently,
@@ -42,9 +42,6 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from .errors import HandshakeError, InvalidHandshakeResponse
-
-#: Default bound on the size of a request head, terminating blank line included.
-DEFAULT_MAX_HEAD_SIZE = 16384
 
 #: Default bound on the number of header lines in a request head.
 DEFAULT_MAX_HEADERS = 100
@@ -416,7 +413,7 @@ class RequestReader:
     the bytes that came after the head.  A reader that has raised stays
     broken: every later L{feed} raises the same error.
 
-    @ivar maxHeadSize: the largest head accepted, in bytes, its terminating
+    @ivar maxHandshakeSize: the largest head accepted, in bytes, its terminating
         blank line included.
     @ivar maxHeaders: the most header lines accepted.
     @ivar remainder: once L{feed} has returned a L{Request}, the bytes that
@@ -428,10 +425,11 @@ class RequestReader:
 
     def __init__(
         self,
-        maxHeadSize: int = DEFAULT_MAX_HEAD_SIZE,
+        *,
+        maxHandshakeSize: int,
         maxHeaders: int = DEFAULT_MAX_HEADERS,
     ) -> None:
-        self.maxHeadSize = maxHeadSize
+        self.maxHandshakeSize = maxHandshakeSize
         self.maxHeaders = maxHeaders
         self.remainder = b""
         self.head = b""
@@ -445,7 +443,7 @@ class RequestReader:
 
         @param data: the next bytes of the stream.
         @return: the L{Request} once its head is complete, else C{None}.
-        @raise HandshakeError: 431 if the head grows past L{maxHeadSize} or
+        @raise HandshakeError: 431 if the head grows past L{maxHandshakeSize} or
             L{maxHeaders}, 400 if it is malformed.
         @raise RuntimeError: if called again after returning a L{Request}
             (the rest of the stream is no longer HTTP).
@@ -455,7 +453,7 @@ class RequestReader:
         if self._request is not None:
             raise RuntimeError("the request head was already read")
         try:
-            found = self._buffer.feed(data, self.maxHeadSize, self.maxHeaders, "request")
+            found = self._buffer.feed(data, self.maxHandshakeSize, self.maxHeaders, "request")
             if found is None:
                 return None
             head, lastLineEnd, rest = found
@@ -580,7 +578,7 @@ class ResponseReader:
     def __init__(
         self,
         *,
-        maxHandshakeSize: int = DEFAULT_MAX_HEAD_SIZE,
+        maxHandshakeSize: int,
         maxHeaders: int = DEFAULT_MAX_HEADERS,
         maxBodySize: int = DEFAULT_MAX_BODY_SIZE,
         switchBodySize: int = 0,
