@@ -11,7 +11,7 @@ each peer in one write, whatever the protocol above.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import count
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Protocol
@@ -106,6 +106,9 @@ class HeldWrites:
 #: The process's held writes: Twisted runs every protocol in one thread.
 heldWrites = HeldWrites()
 
+#: What a connection's close callbacks become once they were called.
+_CALLED: tuple[()] = ()
+
 
 @implementer(IConnection)
 class TransportConnection:
@@ -118,6 +121,7 @@ class TransportConnection:
     """
 
     __slots__ = (
+        "_closeCallbacks",
         "_flow",
         "_held",
         "_producer",
@@ -149,6 +153,8 @@ class TransportConnection:
         self._producer = producer
         self._flow = flow
         self._held: list[bytes] | None = None
+        # None until one is added; _CALLED once they were called.
+        self._closeCallbacks: list[Callable[[IConnection], object]] | tuple[()] | None = None
         #: More than the high-water mark waits to be sent to the peer.
         self.backedUp = False
         #: Messages not sent: dropped by the L{SlowConsumer.DROP} policy, or
@@ -317,6 +323,30 @@ class TransportConnection:
         self._held = None
         self.closed = True
 
+    def addCloseCallback(self, callback: Callable[[IConnection], object]) -> None:
+        """See L{IConnection.addCloseCallback}; C{callback} gets the L{view}."""
+        callbacks = self._closeCallbacks
+        if callbacks is _CALLED:
+            callback(self.view)
+        elif callbacks is None:
+            self._closeCallbacks = [callback]
+        else:
+            callbacks.append(callback)  # type: ignore[union-attr]
+
+    def runCloseCallbacks(self) -> None:
+        """
+        The connection is gone and the application's C{onClose} has run:
+        call the close callbacks, once, each on its own (a failing one is
+        logged).
+        """
+        callbacks, self._closeCallbacks = self._closeCallbacks, _CALLED
+        view = self.view
+        for callback in callbacks or ():
+            try:
+                callback(view)
+            except Exception:
+                log.failure("A close callback of {conn!r} failed", conn=self)
+
     def pauseReading(self) -> None:
         """Stop reading from the peer (flow control toward a slow writer)."""
         self._transport.pauseProducing()
@@ -396,6 +426,9 @@ class ConnectionDecorator:
 
     def abort(self) -> None:
         self.wrapped.abort()
+
+    def addCloseCallback(self, callback: Callable[[IConnection], object]) -> None:
+        self.wrapped.addCloseCallback(callback)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} #{self.id} {_describe(self.remoteAddress)}>"

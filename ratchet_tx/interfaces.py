@@ -54,6 +54,14 @@ class IConnection(Interface):
         Drop the connection at once, discarding anything queued.
         """
 
+    def addCloseCallback(callback):
+        """
+        Call C{callback(conn)} once the connection is gone, after the
+        application's C{onClose} (at once if it is gone already).  For
+        layers and services that keep per-connection state elsewhere (a
+        hub's subscriptions, say).
+        """
+
 
 class IApplication(Interface):
     """

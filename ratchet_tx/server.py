@@ -82,6 +82,7 @@ class ServerProtocol(Protocol):
         app = self.factory.app
         try:
             deliver(app, conn, app.onClose)
+            conn.runCloseCallbacks()
         finally:
             conn.release()
             self.factory.connectionClosed()

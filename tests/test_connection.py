@@ -14,7 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from ratchet_tx import connection
 from ratchet_tx.connection import ConnectionDecorator, HeldWrites, TransportConnection
 from ratchet_tx.flow import FlowControl, SlowConsumer
-from tests.support.apps import CountingTransport
+from ratchet_tx.server import Server
+from tests.support.apps import CountingTransport, RecordingApplication, connectTo
 
 
 class Shouting(ConnectionDecorator):
@@ -361,3 +362,49 @@ class ReadingTests(SynchronousTestCase):
         self.assertEqual(transport.producerState, "paused")
         conn.resumeReading()
         self.assertEqual(transport.producerState, "producing")
+
+
+class CloseCallbackTests(SynchronousTestCase):
+    """L{IConnection.addCloseCallback}: told once the connection is gone."""
+
+    def test_calledAfterOnCloseWithTheApplicationsView(self) -> None:
+        calls: list[object] = []
+        app = RecordingApplication(
+            onOpen=lambda conn: conn.addCloseCallback(lambda c: calls.append(("callback", c))),
+            onClose=lambda conn: calls.append(("onClose", conn)),
+        )
+        server = Server(app)
+        proto, transport = connectTo(server)
+        conn = proto.connection
+        transport.loseConnection()
+        self.assertEqual(calls, [("onClose", conn), ("callback", conn)])
+
+    def test_throughADecoratorAndOnceOnly(self) -> None:
+        conn = TransportConnection(StringTransport())
+        calls: list[object] = []
+        Shouting(conn).addCloseCallback(calls.append)
+        conn.connectionLost()
+        conn.runCloseCallbacks()
+        conn.runCloseCallbacks()
+        self.assertEqual(len(calls), 1)
+
+    def test_addedAfterwardsIsCalledAtOnce(self) -> None:
+        conn = TransportConnection(StringTransport())
+        conn.connectionLost()
+        conn.runCloseCallbacks()
+        calls: list[object] = []
+        conn.addCloseCallback(calls.append)
+        self.assertEqual(calls, [conn])
+
+    def test_aFailingCallbackIsLoggedAndTheOthersRun(self) -> None:
+        conn = TransportConnection(StringTransport())
+        calls: list[object] = []
+
+        def fail(c: object) -> None:
+            raise RuntimeError("callback bug")
+
+        conn.addCloseCallback(fail)
+        conn.addCloseCallback(calls.append)
+        conn.runCloseCallbacks()
+        self.assertEqual(calls, [conn])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)

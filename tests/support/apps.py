@@ -102,6 +102,7 @@ class FakeConnection:
         self.sent: list[str | bytes] = []
         self.closes: list[tuple[int | None, str]] = []
         self.aborted = False
+        self.closeCallbacks: list[Callable[[Any], object]] = []
 
     def send(self, message: str | bytes) -> None:
         if self.sendError is not None:
@@ -116,6 +117,9 @@ class FakeConnection:
     def abort(self) -> None:
         self.aborted = True
         self.closed = True
+
+    def addCloseCallback(self, callback: Callable[[Any], object]) -> None:
+        self.closeCallbacks.append(callback)
 
     def __repr__(self) -> str:
         return f"<FakeConnection #{self.id}>"
