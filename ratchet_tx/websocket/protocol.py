@@ -44,16 +44,19 @@ our close frame has been made (RFC 6455 section 5.5.1 lets an endpoint finish
 what it sends before it answers a close).  Messages that arrive after we sent
 our close are read and not returned: the application asked to close.
 
-Roles.  The server reads the opening request and answers it; the client sends
-it and reads the answer.  Server frames are unmasked, client frames masked
-(see L{ratchet_tx.websocket.framing}).  When the closing handshake is done
-the server closes TCP at once, while the client waits for the server to do
-it (RFC 6455 section 7.1.1): L{closesTransport}.
+Roles.  The server reads the opening request (L{Opening}) and answers it
+(L{accept} or L{refuse}); the client sends it (L{connect}) and reads the
+answer (L{Accepted}, or a L{HandshakeFailed} value).  Server frames are
+unmasked, client frames masked (see L{ratchet_tx.websocket.framing}).  When
+the closing handshake is done the server closes TCP at once, while the
+client waits for the server to do it (RFC 6455 section 7.1.1):
+L{closesTransport}.
 
 Errors are values.  Bad bytes from the peer never raise: L{receiveData}
-returns a L{HandshakeError} (with the HTTP status the refusal carries) or a
-L{ProtocolError} (with the close code sent) as its last event, and the
-protocol is FAILED.  Asking for something the state does not allow (sending
+returns a L{HandshakeError} (server: the HTTP status the refusal carries), a
+L{HandshakeFailed} (client: the server refused, or answered wrongly) or a
+L{ProtocolError} (the close code sent) as its last event, and the protocol
+is FAILED.  Asking for something the state does not allow (sending
 before the handshake or after the close, accepting twice) raises
 L{InvalidState}.
 """
@@ -65,6 +68,7 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
+from ratchet_tx.websocket.codecs.clienthandshake import ClientHandshake
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
 from ratchet_tx.websocket.codecs.deflate import (
     DeflatePolicy,
@@ -72,7 +76,12 @@ from ratchet_tx.websocket.codecs.deflate import (
     negotiate,
     parseExtensions,
 )
-from ratchet_tx.websocket.codecs.errors import HandshakeError, ProtocolError
+from ratchet_tx.websocket.codecs.errors import (
+    HandshakeError,
+    HandshakeFailed,
+    InvalidHandshakeResponse,
+    ProtocolError,
+)
 from ratchet_tx.websocket.codecs.events import Close
 from ratchet_tx.websocket.codecs.handshake import (
     ALL_VERSIONS,
@@ -81,7 +90,12 @@ from ratchet_tx.websocket.codecs.handshake import (
     readOpening,
     renderAccept,
 )
-from ratchet_tx.websocket.codecs.http import RequestReader, renderRejection
+from ratchet_tx.websocket.codecs.http import (
+    RequestReader,
+    Response,
+    ResponseReader,
+    renderRejection,
+)
 from ratchet_tx.websocket.framing import Framing, Framings, HybiFraming, Message, Role
 
 __all__ = ["InvalidState", "Role", "State", "WebSocketProtocol"]
@@ -181,8 +195,9 @@ class WebSocketProtocol:
         or ours, L{CloseCode.NO_STATUS} for a close without one, and
         L{CloseCode.ABNORMAL} (1006) while no closing handshake happened.
     @ivar closeReason: the reason that came with C{closeCode}.
-    @ivar error: the L{HandshakeError} or L{ProtocolError} that failed the
-        connection, if one did.
+    @ivar error: the L{HandshakeError} (server), L{HandshakeFailed} (client:
+        L{HandshakeRefused} or L{InvalidHandshakeResponse}) or
+        L{ProtocolError} that failed the connection, if one did.
     @ivar send: C{send(message) -> bytes}: the frame of a message, C{str} as
         text and bytes-like as binary.  It raises L{InvalidState} while data
         may not be sent (see L{canSend}), and
@@ -194,6 +209,7 @@ class WebSocketProtocol:
     __slots__ = (
         "_decoder",
         "_deflate",
+        "_clientHandshake",
         "_due",
         "_framing",
         "_framings",
@@ -206,6 +222,7 @@ class WebSocketProtocol:
         "_outbox",
         "_pending",
         "_reader",
+        "_responseReader",
         "_sendable",
         "_versions",
         "send",
@@ -255,7 +272,7 @@ class WebSocketProtocol:
         self.closeReceived = False
         self.closeCode: int = CloseCode.ABNORMAL
         self.closeReason = ""
-        self.error: HandshakeError | ProtocolError | None = None
+        self.error: HandshakeError | HandshakeFailed | ProtocolError | None = None
         self._maxHandshakeSize = maxHandshakeSize
         self._maxFrameSize = maxFrameSize
         self._maxMessageSize = maxMessageSize
@@ -268,6 +285,8 @@ class WebSocketProtocol:
             RequestReader(maxHandshakeSize=maxHandshakeSize) if role is Role.SERVER else None
         )
         self._opening: Opening | None = None
+        self._clientHandshake: ClientHandshake | None = None
+        self._responseReader: ResponseReader | None = None
         self._head = b""
         self._key3 = b""
         self._pending = b""
@@ -351,9 +370,10 @@ class WebSocketProtocol:
         @return: the events they completed, in order: C{str} for a text
             message, C{bytes} for a binary one, L{Ping}, L{Pong} and L{Close}
             for control frames; server: the L{Opening} once the request is
-            read; and last, if the bytes broke the protocol, the
-            L{HandshakeError} or L{ProtocolError} that failed it.  Bytes
-            after a close or a failure are ignored.
+            read; client: the L{Accepted} once the server's answer is read
+            and checked; and last, if the bytes broke the protocol, the
+            L{HandshakeError}, L{HandshakeFailed} or L{ProtocolError} that
+            failed it.  Bytes after a close or a failure are ignored.
         """
         state = self.state
         if state is OPEN or state is CLOSING:
@@ -373,8 +393,8 @@ class WebSocketProtocol:
         return []
 
     def _receiveOpening(self, data: bytes) -> list[Any]:
-        if self.role is not Role.SERVER:
-            raise NotImplementedError("the client role's handshake")
+        if self.role is Role.CLIENT:
+            return self._receiveResponse(data)
         reader = self._reader
         if reader is not None:
             try:
@@ -446,6 +466,65 @@ class WebSocketProtocol:
         self.closeReason = close.reason
         self._move(_Input.CLOSE_RECEIVED)
         self._due = (close.code, close.reason)
+
+    # Client: the opening handshake.
+
+    def connect(self, handshake: ClientHandshake) -> bytes:
+        """
+        Client: start the opening handshake.
+
+        @param handshake: what to ask for (the URL, version, sub-protocols,
+            extensions): see L{ClientHandshake.new}, which draws its random
+            key.
+        @return: the request to write.
+        """
+        if self.role is not Role.CLIENT or self._clientHandshake is not None:
+            raise InvalidState("only a client connects, and once")
+        self._clientHandshake = handshake
+        self.version = handshake.version
+        self._responseReader = ResponseReader(
+            maxHandshakeSize=self._maxHandshakeSize, switchBodySize=handshake.switchBodySize
+        )
+        return handshake.render()
+
+    def _receiveResponse(self, data: bytes) -> list[Any]:
+        reader = self._responseReader
+        if reader is None:
+            raise InvalidState("connect() first")
+        try:
+            response = reader.feed(data)
+        except InvalidHandshakeResponse as error:
+            return [self._failResponse(error)]
+        if response is None:
+            return []
+        return self._responseRead(response, reader.remainder)
+
+    def _responseRead(self, response: Response, rest: bytes) -> list[Any]:
+        handshake = self._clientHandshake
+        assert handshake is not None
+        try:
+            accepted = handshake.validate(response)
+        except HandshakeFailed as error:
+            return [self._failResponse(error)]
+        self._responseReader = None
+        self._move(_Input.RESPONSE_ACCEPTED)
+        self.subprotocol = accepted.subprotocol
+        self.extensions = accepted.extensions
+        self._deflate = accepted.deflate
+        self._framing = self._framings.forVersion(accepted.version)
+        self._startSending()
+        events: list[Any] = [accepted]
+        if rest:
+            events += self._receiveFrames(rest)
+        return events
+
+    def _failResponse(self, error: HandshakeFailed) -> HandshakeFailed:
+        # Kept as a value: its traceback would hold this protocol in a cycle.
+        error.__traceback__ = None
+        self.error = error
+        self._responseReader = None
+        self._move(_Input.ERROR)
+        return error
 
     # Bytes out, owed to the peer.
 
@@ -647,14 +726,32 @@ class WebSocketProtocol:
             self._due = (code, reason)
         self._move(_Input.ERROR)
 
-    def connectionLost(self) -> None:
-        """The transport is gone (whatever the reason)."""
+    def connectionLost(self) -> list[Any]:
+        """
+        The transport is gone (whatever the reason).
+
+        @return: what that completed: for a client still reading the
+            server's answer, the L{HandshakeRefused} whose body ended with
+            the connection, or the L{InvalidHandshakeResponse} of an answer
+            cut short; else nothing.
+        """
+        events: list[Any] = []
+        reader = self._responseReader
+        if self.state is CONNECTING and reader is not None:
+            try:
+                response = reader.end()
+            except InvalidHandshakeResponse as error:
+                events.append(self._failResponse(error))
+            else:
+                events += self._responseRead(response, b"")
+        self._responseReader = None
         self._move(_Input.CONNECTION_LOST)
         self._stopSending()
         self._due = None
         self._outbox = []
         self._decoder = None
         self._pending = b""
+        return events
 
 
 def _cannotSend(message: Message) -> bytes:

@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from ratchet_tx.websocket.codecs import hybi
+from ratchet_tx.websocket.codecs.clienthandshake import Accepted, ClientHandshake, parseURL
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
-from ratchet_tx.websocket.codecs.errors import HandshakeError, ProtocolError
+from ratchet_tx.websocket.codecs.errors import (
+    HandshakeError,
+    HandshakeRefused,
+    InvalidHandshakeResponse,
+    ProtocolError,
+)
 from ratchet_tx.websocket.codecs.events import Close, Ping, Pong
 from ratchet_tx.websocket.codecs.handshake import Opening, WebSocketVersion
 from ratchet_tx.websocket.codecs.hixie import CLOSE_FRAME
@@ -31,6 +37,7 @@ from ratchet_tx.websocket.protocol import (
     WebSocketProtocol,
     _Input,
 )
+from ratchet_tx.websocket.settings import DEFAULT_DEFLATE
 from tests.websocket.helpers import (
     SAMPLE_ANSWER,
     SAMPLE_KEY3,
@@ -442,3 +449,153 @@ class PropertyTests(SynchronousTestCase):
             self.assertIn(protocol.state, _TRANSITIONS)
             if protocol.state is CLOSED and not protocol.canSend:
                 self.assertEqual(protocol.close(), b"")
+
+
+# The client role, driven against the server role through a fake network
+# (the way h11's tests pair a client and a server connection).
+
+
+URL = parseURL("ws://server.example:8080/chat?room=1")
+
+
+def client(version: WebSocketVersion = WebSocketVersion.RFC6455, **options: Any):
+    """A client protocol and the request it sends."""
+    protocol = WebSocketProtocol(Role.CLIENT, **LIMITS)
+    handshake = ClientHandshake.new(URL, version=version, **options)
+    return protocol, protocol.connect(handshake)
+
+
+def pump(source: bytes, sink: WebSocketProtocol, size: int) -> list[Any]:
+    """Everything C{sink} makes of C{source}, read C{size} bytes at a time."""
+    events: list[Any] = []
+    for piece in chunks(source, size) if source else []:
+        events += sink.receiveData(piece)
+    return events
+
+
+class ClientRoleTests(SynchronousTestCase):
+    def connected(
+        self, version: WebSocketVersion, size: int = 1 << 20, deflate: bool = False
+    ) -> tuple[WebSocketProtocol, WebSocketProtocol]:
+        """A client and a server protocol through their handshake."""
+        cli, request = client(version, deflate=DEFAULT_DEFLATE if deflate else None)
+        srv = server()
+        [opening] = pump(request, srv, size)
+        self.assertIs(opening.version, version)
+        events = pump(srv.accept(deflate=DEFAULT_DEFLATE), cli, size)
+        self.assertEqual([type(e) for e in events], [Accepted])
+        self.assertIs(cli.state, OPEN)
+        self.assertIs(cli.version, version)
+        return cli, srv
+
+    def test_everyVersionEveryChunking(self) -> None:
+        for version in WebSocketVersion:
+            for size in (1, 2, 3, 7, 64, 1 << 20):
+                cli, srv = self.connected(version, size)
+                self.assertEqual(pump(cli.send("up ☃"), srv, size), ["up ☃"])
+                self.assertEqual(pump(srv.send("down ☃"), cli, size), ["down ☃"])
+                if not version.isHixie:
+                    self.assertEqual(pump(cli.send(b"\x00\xff"), srv, size), [b"\x00\xff"])
+                    self.assertEqual(pump(srv.ping(b"?"), cli, size), [Ping(b"?")])
+                    self.assertEqual(pump(cli.pong(b"?"), srv, size), [Pong(b"?")])
+
+    def test_clientFramesAreMasked(self) -> None:
+        cli, srv = self.connected(WebSocketVersion.RFC6455)
+        frame = cli.send("x")
+        self.assertEqual(frame[1] & hybi.MASK_BIT, hybi.MASK_BIT)
+        self.assertNotEqual(cli.send("x"), frame, "a fresh key per frame")
+
+    def test_maskedServerFramesFail(self) -> None:
+        cli, srv = self.connected(WebSocketVersion.RFC6455)
+        [error] = cli.receiveData(frame(hybi.Opcode.TEXT, b"masked"))
+        self.assertEqual(error.code, CloseCode.PROTOCOL_ERROR)
+        self.assertIs(cli.state, FAILED)
+
+    def test_deflateBothWays(self) -> None:
+        cli, srv = self.connected(WebSocketVersion.RFC6455, deflate=True)
+        self.assertIsNotNone(cli.extensions)
+        self.assertEqual(cli.extensions, srv.extensions)
+        text = "compress me, " * 40
+        up = cli.send(text)
+        self.assertEqual(up[0] & 0x40, 0x40)
+        self.assertEqual(srv.receiveData(up), [text])
+        self.assertEqual(cli.receiveData(srv.send(text)), [text])
+
+    def test_clientClosesAndWaitsForTheServer(self) -> None:
+        for version in (WebSocketVersion.RFC6455, WebSocketVersion.HIXIE_76):
+            cli, srv = self.connected(version)
+            pump(cli.close(1000, "bye"), srv, 5)
+            self.assertTrue(srv.closeReceived)
+            pump(srv.dataToSend(), cli, 5)
+            self.assertIs(srv.state, CLOSED)
+            self.assertTrue(srv.closesTransport, "the server closes TCP")
+            self.assertIs(cli.state, CLOSED)
+            self.assertFalse(cli.closesTransport, "the client waits for it")
+
+    def test_serverClosesAndTheClientAnswers(self) -> None:
+        cli, srv = self.connected(WebSocketVersion.HYBI_10)
+        events = cli.receiveData(srv.close(4001, "later"))
+        self.assertEqual(events, [Close(4001, "later")])
+        srv.receiveData(cli.dataToSend())
+        self.assertEqual((cli.state, srv.state), (CLOSED, CLOSED))
+        self.assertEqual((cli.closeCode, cli.closeReason), (4001, "later"))
+
+    def test_hixie75ClientHangsUp(self) -> None:
+        cli, srv = self.connected(WebSocketVersion.HIXIE_75)
+        self.assertEqual(cli.close(), b"")
+        self.assertTrue(cli.closesTransport)
+
+    def test_framesGluedToThe101(self) -> None:
+        cli, request = client()
+        srv = server()
+        srv.receiveData(request)
+        events = cli.receiveData(srv.accept() + srv.send("welcome"))
+        self.assertEqual([type(e) for e in events], [Accepted, str])
+        self.assertEqual(events[1], "welcome")
+
+    def test_refusedWithItsBody(self) -> None:
+        cli, request = client()
+        srv = server()
+        srv.receiveData(request)
+        [error] = cli.receiveData(srv.refuse(HandshakeError(403, "not you")))
+        self.assertIsInstance(error, HandshakeRefused)
+        self.assertEqual((error.status, error.body), (403, b"not you\n"))
+        self.assertIs(cli.state, FAILED)
+        self.assertTrue(cli.closesTransport)
+        self.assertIsNone(error.__traceback__)
+
+    def test_refusalWhoseBodyEndsWithTheConnection(self) -> None:
+        cli, _ = client()
+        self.assertEqual(cli.receiveData(b"HTTP/1.1 503 Busy\r\n\r\ntry again"), [])
+        [error] = cli.connectionLost()
+        self.assertIsInstance(error, HandshakeRefused)
+        self.assertEqual((error.status, error.body), (503, b"try again"))
+        self.assertIs(cli.state, FAILED)
+
+    def test_connectionLostDuringTheHandshake(self) -> None:
+        cli, _ = client()
+        cli.receiveData(b"HTTP/1.1 101 Switching")
+        [error] = cli.connectionLost()
+        self.assertIsInstance(error, InvalidHandshakeResponse)
+
+    def test_wrongAccept(self) -> None:
+        cli, _ = client()
+        response = (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: d3Jvbmc=\r\n\r\n"
+        )
+        [error] = cli.receiveData(response)
+        self.assertIsInstance(error, InvalidHandshakeResponse)
+        self.assertIs(cli.state, FAILED)
+        self.assertRaises(InvalidState, cli.send, "no")
+
+    def test_oversizedResponseHead(self) -> None:
+        cli, _ = client()
+        [error] = cli.receiveData(b"HTTP/1.1 101 OK\r\nX: " + b"y" * 20000)
+        self.assertIsInstance(error, InvalidHandshakeResponse)
+
+    def test_connectOnceAndOnlyAsAClient(self) -> None:
+        cli, _ = client()
+        handshake = ClientHandshake.new(URL)
+        self.assertRaises(InvalidState, cli.connect, handshake)
+        self.assertRaises(InvalidState, server().connect, handshake)
