@@ -29,6 +29,7 @@ from twisted.trial.unittest import SynchronousTestCase
 import ratchet_tx.connection
 import ratchet_tx.dispatch
 import ratchet_tx.server
+import ratchet_tx.websocket.adapter
 import ratchet_tx.websocket.connection
 import ratchet_tx.websocket.layer
 from bench.leaks import runCycles
@@ -191,6 +192,7 @@ class CollectedWithoutGCTestCase(SynchronousTestCase):
             ratchet_tx.connection,
             ratchet_tx.dispatch,
             ratchet_tx.server,
+            ratchet_tx.websocket.adapter,
             ratchet_tx.websocket.connection,
             ratchet_tx.websocket.layer,
         ):
