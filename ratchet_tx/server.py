@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_server -*-
 """
-The transport adapter: Twisted's L{Protocol} and L{Factory} carrying bytes
-between sockets and an L{IApplication}.
+The transport adapter: Twisted's L{Protocol} (L{ConnectionProtocol}, for
+either end) and L{Factory} (L{Server}) carrying bytes between sockets and an
+L{IApplication}.
 
 This layer knows nothing of WebSocket.  It turns a Twisted connection into a
 L{TransportConnection}, passes everything it reads to the application's
@@ -35,22 +36,30 @@ log = Logger()
 
 
 @implementer(IPushProducer)
-class ServerProtocol(Protocol):
+class ConnectionProtocol(Protocol):
     """
-    One connection: bytes from the transport to the application and back.
+    One connection, either end: bytes from the transport to an application
+    (or the outermost protocol layer) and back, through a
+    L{TransportConnection}.
 
     It registers itself as the transport's streaming producer, so the
     transport tells it (C{pauseProducing}) when the peer's write buffer is
     full; it then stops reading from that peer until the buffer drains.
+
+    @ivar app: the application the connection's bytes go to.
+    @ivar flow: the slow-consumer settings (L{FlowControl}).
     """
 
-    factory: Server
     transport: StreamTransport  # type: ignore[assignment]
     connection: TransportConnection
     _lost = False
 
+    def __init__(self, app: IApplication, flow: FlowControl) -> None:
+        self.app = app
+        self.flow = flow
+
     def connectionMade(self) -> None:
-        flow = self.factory.flow
+        flow = self.flow
         self.connection = TransportConnection(self.transport, producer=self, flow=flow)
         socket = socketTransport(self.transport)
         if hasattr(socket, "bufferSize"):
@@ -60,12 +69,12 @@ class ServerProtocol(Protocol):
             # Every write is a whole message (or a batch of them): waiting
             # for more (Nagle) only adds the peer's delayed-ACK time.
             socket.setTcpNoDelay(True)
-        self.factory.protocols.add(self)
-        app = self.factory.app
+        self.connectionOpened()
+        app = self.app
         deliver(app, self.connection, app.onOpen)
 
     def dataReceived(self, data: bytes) -> None:
-        app = self.factory.app
+        app = self.app
         heldWrites.hold()
         try:
             deliver(app, self.connection, app.onMessage, data)
@@ -78,14 +87,23 @@ class ServerProtocol(Protocol):
         self._lost = True
         conn = self.connection
         conn.connectionLost()
-        self.factory.protocols.discard(self)
-        app = self.factory.app
+        self.connectionEnding()
+        app = self.app
         try:
             deliver(app, conn, app.onClose)
             conn.runCloseCallbacks()
         finally:
             conn.release()
-            self.factory.connectionClosed()
+            self.connectionEnded()
+
+    def connectionOpened(self) -> None:
+        """The connection is made, just before C{app.onOpen}."""
+
+    def connectionEnding(self) -> None:
+        """The connection is gone, just before C{app.onClose}."""
+
+    def connectionEnded(self) -> None:
+        """The connection is gone and C{app.onClose} has run."""
 
     # IPushProducer: the transport's write buffer is full / has drained.
 
@@ -104,6 +122,21 @@ class ServerProtocol(Protocol):
 
     def stopProducing(self) -> None:
         pass
+
+
+class ServerProtocol(ConnectionProtocol):
+    """A connection a L{Server} accepted: listed in its C{protocols} while open."""
+
+    factory: Server
+
+    def connectionOpened(self) -> None:
+        self.factory.protocols.add(self)
+
+    def connectionEnding(self) -> None:
+        self.factory.protocols.discard(self)
+
+    def connectionEnded(self) -> None:
+        self.factory.connectionClosed()
 
 
 if TYPE_CHECKING:
@@ -142,7 +175,7 @@ class Server(_Factory):
         self._waiting: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: IAddress | None) -> ServerProtocol:
-        proto = ServerProtocol()
+        proto = ServerProtocol(self.app, self.flow)
         proto.factory = self
         return proto
 

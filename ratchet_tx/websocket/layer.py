@@ -166,7 +166,7 @@ class WebSocket:
         """C{ws} completed its opening handshake."""
         self._open.add(ws)
         if self._heartbeat is None:
-            period = self._heartbeatPeriod()
+            period = self.settings.heartbeatPeriod
             if period is not None:
                 self._heartbeat = LoopingCall(self._beat)
                 self._heartbeat.clock = self.clock
@@ -179,17 +179,6 @@ class WebSocket:
         if not self._open and self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None
-
-    def _heartbeatPeriod(self) -> float | None:
-        """
-        How often to check connections: often enough that a ping or idle
-        timeout is noticed within a quarter of its length.
-        """
-        s = self.settings
-        waits = [w for w in (s.pingInterval, s.hixieIdleTimeout) if w is not None]
-        if s.pingInterval is not None:
-            waits.append(s.pingTimeout)
-        return min(waits) / 4 if waits else None
 
     def _beat(self) -> None:
         now = self.clock.seconds()

@@ -156,6 +156,18 @@ class Settings:
             **limits,  # type: ignore[arg-type]
         )
 
+    @property
+    def heartbeatPeriod(self) -> float | None:
+        """
+        How often to check connections for pings and idleness: often enough
+        that a ping or idle timeout is noticed within a quarter of its
+        length; C{None} when there is nothing to check.
+        """
+        waits = [w for w in (self.pingInterval, self.hixieIdleTimeout) if w is not None]
+        if self.pingInterval is not None:
+            waits.append(self.pingTimeout)
+        return min(waits) / 4 if waits else None
+
     def isBlocked(self, host: str) -> bool:
         """Whether the client address C{host} is in a blocked network."""
         if not self.blocked:
