@@ -88,6 +88,46 @@ def snapshot_ratchet(into: Path) -> None:
     ratchet_root = into
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def resolve_revision(rev: str) -> str:
+    """The short commit of C{rev}; exits with git's message if it names none."""
+    try:
+        return _git("rev-parse", "--short", "--verify", f"{rev}^{{commit}}")
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"--baseline {rev}: not a commit here: {e.stderr.strip()}")
+
+
+def snapshot_revision(commit: str, into: Path) -> None:
+    """
+    ratchet_tx as committed at C{commit}, laid out as snapshot_ratchet lays
+    out the work tree (git archive of the same paths) and built the same way.
+    A revision without bench/apps.py gets today's.
+    """
+    paths = ["ratchet_tx", "twisted/plugins/ratchet_plugin.py"]
+    hasApps = subprocess.run(
+        ["git", "-C", str(REPO), "cat-file", "-e", f"{commit}:bench/apps.py"],
+        capture_output=True,
+    ).returncode == 0
+    if hasApps:
+        paths.append("bench/apps.py")
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit, "--", *paths],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    if not hasApps:
+        (into / "bench").mkdir(exist_ok=True)
+        shutil.copy2(BENCH / "apps.py", into / "bench")
+    build_speedups(into / "ratchet_tx" / "websocket" / "codecs")
+
+
 def build_speedups(codecs: Path) -> None:
     """
     Compile ratchet_tx's optional C speedups in place, for the benchmark's
@@ -106,6 +146,8 @@ def build_speedups(codecs: Path) -> None:
         check=True,
     ).stdout.split()
     source = codecs / "_speedups.c"
+    if not source.exists():
+        return  # a revision from before the C speedups
     built = subprocess.run(
         ["gcc", "-O2", "-shared", "-fPIC", f"-I{include}", "-o", str(codecs / f"_speedups{suffix}")]
         + [str(source)],
@@ -129,7 +171,8 @@ def _deflate(scenario: str) -> list[str]:
 def _ratchet(port: int, scenario: str) -> list[str]:
     app = "bench.apps:Broadcast" if _broadcast(scenario) else "ratchet_tx.examples.echo:Echo"
     return [
-        str(ENV / "bin" / "twistd"),
+        str(PYTHON),
+        str(BENCH / "servers" / "ratchet_twistd.py"),
         "-n",
         "--pidfile=",
         "ratchet",
@@ -153,7 +196,8 @@ def _script(name: str, deflate: bool = True):
 SERVERS = [
     ServerSpec(
         "ratchet_tx",
-        "twistd -n ratchet (examples.echo:Echo; bench.apps:Broadcast for broadcast, chat)",
+        "twistd -n ratchet (examples.echo:Echo; bench.apps:Broadcast for broadcast, chat), "
+        "tcp: on ratchet_tx.transport where it has one",
         _ratchet,
         env=lambda: {"PYTHONPATH": str(ratchet_root)},
     ),
@@ -188,6 +232,15 @@ SERVERS = [
         deflate=False,
     ),
     ServerSpec(
+        "raw-writethrough",
+        "raw-twisted on ratchet_tx's write-through TCP transport (ratchet_tx.transport)",
+        lambda port, scenario: _script("raw_twisted.py", deflate=False)(port, scenario)
+        + ["--write-through"],
+        env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        raw=True,
+        deflate=False,
+    ),
+    ServerSpec(
         "c-stub",
         "loadgen's own minimal C WebSocket server: the generator's ceiling, not a peer",
         lambda port, scenario: (
@@ -196,6 +249,16 @@ SERVERS = [
     ),
 ]
 SERVER_NAMES = [s.name for s in SERVERS]
+
+
+def baseline_server(rev: str, commit: str, root: Path) -> ServerSpec:
+    """The ratchet_tx server again, from the snapshot of another revision."""
+    return ServerSpec(
+        f"ratchet_tx@{commit}",
+        f"ratchet_tx as committed at {rev} ({commit}), run as ratchet_tx is",
+        _ratchet,
+        env={"PYTHONPATH": str(root)},
+    )
 
 
 # --------------------------------------------------------------------------
@@ -542,7 +605,9 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return text
 
 
-def summarize(runs: list[dict], servers: list[str], scenarios: list[Scenario]) -> dict:
+def summarize(
+    runs: list[dict], servers: list[str], scenarios: list[Scenario], reference: str = BASELINE
+) -> dict:
     summary = {}
     for sc in scenarios:
         per_server = {}
@@ -562,9 +627,9 @@ def summarize(runs: list[dict], servers: list[str], scenarios: list[Scenario]) -
                 values = [r["value"] for r in good]
                 entry.update(median=statistics.median(values), min=min(values), max=max(values))
                 ratios = [
-                    rep[name]["value"] / rep[BASELINE]["value"]
+                    rep[name]["value"] / rep[reference]["value"]
                     for rep in by_repeat.values()
-                    if name in rep and BASELINE in rep and rep[BASELINE]["value"]
+                    if name in rep and reference in rep and rep[reference]["value"]
                 ]
                 if ratios:
                     entry["ratio"] = statistics.median(ratios)
@@ -596,12 +661,14 @@ def summarize(runs: list[dict], servers: list[str], scenarios: list[Scenario]) -
     return summary
 
 
-def print_tables(summary: dict, servers: list[str], scenarios: list[Scenario], out) -> None:
+def print_tables(
+    summary: dict, servers: list[str], scenarios: list[Scenario], out, reference: str = BASELINE
+) -> None:
     for sc in scenarios:
         per = summary[sc.name]
         better = "higher" if sc.higher_is_better else "lower"
         print(f"\n### {sc.title}\n", file=out)
-        head = f"| server | {sc.unit} (median) | min–max | × {BASELINE} |"
+        head = f"| server | {sc.unit} (median) | min–max | × {reference} |"
         rule = "|---|--:|--:|--:|"
         extra = []
         if sc.name in PER_CPU:
@@ -669,7 +736,8 @@ def print_tables(summary: dict, servers: list[str], scenarios: list[Scenario], o
 
     # The overview: one row per server, one column per scenario.
     print(
-        "\n### Overview: median, and × " + BASELINE + " (median of per-repeat ratios)\n", file=out
+        "\n### Overview: median, and × " + reference + " (median of per-repeat ratios)\n",
+        file=out,
     )
     print("| server | " + " | ".join(f"{sc.name} ({sc.unit})" for sc in scenarios) + " |", file=out)
     print("|---|" + "--:|" * len(scenarios), file=out)
@@ -684,7 +752,7 @@ def print_tables(summary: dict, servers: list[str], scenarios: list[Scenario], o
                 cells.append("failed" if e.get("runs") else "-")
                 continue
             cell = _fmt(e["median"], sc.unit)
-            if "ratio" in e and name != BASELINE:
+            if "ratio" in e and name != reference:
                 cell += f" ({e['ratio']:.2f}×)"
             cells.append(cell)
         print(f"| {name} | " + " | ".join(cells) + " |", file=out)
@@ -798,6 +866,21 @@ def parse_args(argv):
         help="before each run, wait up to this long (and 10 times this in all) for "
         "other processes to leave the CPUs alone (15; 0: do not wait)",
     )
+    p.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="also run ratchet_tx as committed at this git revision, as a server "
+        "ratchet_tx@COMMIT beside the work tree's (repeatable)",
+    )
+    p.add_argument(
+        "--ratio-to",
+        default=None,
+        metavar="SERVER",
+        help=f"the server the × columns compare with ({BASELINE}; with --baseline "
+        f"and without {BASELINE} among --servers: the first baseline)",
+    )
     p.add_argument("--output", type=Path, default=None, help="the JSON file to write")
     p.add_argument(
         "--report",
@@ -840,7 +923,9 @@ def report(path: Path) -> int:
         f"{document['options']['repeats']} "
         f"repeat(s) of {document['options']['warmup']} s + {document['options']['duration']} s"
     )
-    print_tables(summarize(document["runs"], names, scenarios), names, scenarios, sys.stdout)
+    reference = document["options"].get("ratio_to", document["options"]["baseline"])
+    summary = summarize(document["runs"], names, scenarios, reference)
+    print_tables(summary, names, scenarios, sys.stdout, reference)
     return 0
 
 
@@ -864,6 +949,20 @@ def main(argv=None) -> int:
         )
     servers = [s for s in SERVERS if s.name in options.servers]
     scenarios = [s for s in SCENARIOS if s.name in options.scenarios]
+    baselines = [(rev, resolve_revision(rev)) for rev in options.baseline]
+    snapshot = tempfile.TemporaryDirectory(prefix="ratchet_tx-bench-")
+    at = next((i + 1 for i, s in enumerate(servers) if s.name == "ratchet_tx"), 0)
+    for rev, commit in baselines:
+        root = Path(snapshot.name) / f"at-{commit}"
+        if not root.exists():
+            snapshot_revision(commit, root)
+            servers.insert(at, baseline_server(rev, commit, root))
+            at += 1
+    reference = options.ratio_to or (
+        f"ratchet_tx@{baselines[0][1]}"
+        if baselines and BASELINE not in options.servers
+        else BASELINE
+    )
     if shutil.which("node") is None and any(s.name == "node-ws" for s in servers):
         sys.exit("node is not installed")
 
@@ -882,9 +981,9 @@ def main(argv=None) -> int:
     )
 
     machine = environment()  # before the runs: the repository may move meanwhile
-    snapshot = tempfile.TemporaryDirectory(prefix="ratchet_tx-bench-")
-    if any(s.name == "ratchet_tx" for s in servers):
-        snapshot_ratchet(Path(snapshot.name))
+    machine["baselines"] = {f"ratchet_tx@{commit}": rev for rev, commit in baselines}
+    if any(s.name in ("ratchet_tx", "raw-writethrough") for s in servers):
+        snapshot_ratchet(Path(snapshot.name) / "work-tree")
         machine["ratchet_tx_speedups"] = speedupsBuilt()
     runs = []
     waited = 0.0
@@ -950,8 +1049,8 @@ def main(argv=None) -> int:
 
     snapshot.cleanup()
     names = [s.name for s in servers]
-    summary = summarize(runs, names, scenarios)
-    print_tables(summary, names, scenarios, sys.stdout)
+    summary = summarize(runs, names, scenarios, reference)
+    print_tables(summary, names, scenarios, sys.stdout, reference)
     document = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - t_start, 1),
@@ -967,6 +1066,8 @@ def main(argv=None) -> int:
             "pinned": options.pin,
             "quiet_wait": options.quiet_wait,
             "baseline": BASELINE,
+            "ratio_to": reference,
+            "revisions": options.baseline,
         },
         "servers": {s.name: s.description for s in servers},
         "summary": summary,

@@ -46,7 +46,6 @@ from enum import Enum
 from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
-from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IProtocolFactory, IReactorCore
 from twisted.logger import Logger
@@ -58,6 +57,7 @@ from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.service import ServerService
+from ratchet_tx.transport import serverFromString
 from ratchet_tx.web import WebSocketResource
 from ratchet_tx.websocket.codecs.deflate import MAX_WINDOW_BITS, MIN_WINDOW_BITS, DeflatePolicy
 from ratchet_tx.websocket.layer import WebSocket

@@ -81,17 +81,22 @@ def bufferedBytes(transport: Any) -> int:
     """
     How many bytes written to C{transport} have not reached the kernel yet.
 
-    Twisted has no public API for this; it reads the write buffers of
-    L{twisted.internet.abstract.FileDescriptor} and of the TLS wrapper, and
-    counts nothing for transports it does not know.
+    A transport that says (C{bufferedAmount}, as
+    L{ratchet_tx.transport.WriteThroughServer} does) is taken at its word.
+    Twisted has no public API for this; for its transports this reads the
+    write buffers of L{twisted.internet.abstract.FileDescriptor} and of the
+    TLS wrapper, and counts nothing for transports it does not know.
     """
     total = 0
     while transport is not None:
         pending = getattr(transport, "_appSendBuffer", None)  # TLS, mid-handshake
         if pending:
             total += sum(map(len, pending))
+        amount = getattr(transport, "bufferedAmount", None)  # ratchet_tx.transport
         dataBuffer = getattr(transport, "dataBuffer", None)  # FileDescriptor
-        if dataBuffer is not None:
+        if amount is not None:
+            total += amount
+        elif dataBuffer is not None:
             total += len(dataBuffer) - getattr(transport, "offset", 0)
             total += getattr(transport, "_tempDataLen", 0)
         inner = getattr(transport, "transport", None)

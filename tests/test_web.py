@@ -48,7 +48,8 @@ class SiteHarness:
         root = Resource()
         root.putChild(b"", Data(b"<p>home</p>", "text/html"))
         root.putChild(b"chat", self.resource)
-        self.site = Site(root)
+        # The channels time out on the test's clock, not the global reactor.
+        self.site = Site(root, reactor=self.clock)
 
     def connect(self) -> StringTransport:
         transport = StringTransport(

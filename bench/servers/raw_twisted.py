@@ -4,6 +4,7 @@ stand on.  Bytes go back to their sender, except from a connection whose
 data began with "B": its bytes go to every other client.
 
     python raw_twisted.py --port 9000
+    python raw_twisted.py --port 9000 --write-through   # on ratchet_tx.transport
 """
 
 import argparse
@@ -37,11 +38,22 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--write-through",
+        action="store_true",
+        help="listen on ratchet_tx's write-through TCP transport (ratchet_tx on PYTHONPATH)",
+    )
     args = parser.parse_args()
     factory = Factory.forProtocol(Raw)
     factory.clients = set()
-    reactor.listenTCP(args.port, factory, interface=args.host)
-    print(f"raw twisted: reactor {type(reactor).__name__}", flush=True)
+    if args.write_through:
+        from ratchet_tx.transport import TCPServerEndpoint
+
+        TCPServerEndpoint(reactor, args.port, interface=args.host).listen(factory)
+    else:
+        reactor.listenTCP(args.port, factory, interface=args.host)
+    kind = "write-through" if args.write_through else "Twisted's"
+    print(f"raw twisted: reactor {type(reactor).__name__}, {kind} transport", flush=True)
     reactor.run()
 
 

@@ -11,7 +11,7 @@ import os
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.endpoints import TCP4ClientEndpoint, serverFromString
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.sync.client import connect as websocketsConnect
@@ -21,6 +21,7 @@ from ratchet_tx.websocket import WebSocket
 from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
 from tests.integration.test_websocket_clients import NotifyingEcho
 from tests.support.apps import PayloadTypes
+from tests.support.transport import serverFromString
 from tests.support.twistd import TwistdProcess
 
 TIMEOUT = 10.0

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
-from twisted.internet.endpoints import TCP4ClientEndpoint, serverFromString
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from websockets.exceptions import ConnectionClosed as WebsocketsConnectionClosed
 from websockets.sync.client import connect as websocketsConnect
@@ -26,6 +26,7 @@ from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.websocket import WebSocket
 from ratchet_tx.websocket.codecs.events import Close, Ping, Pong
+from tests.support.transport import serverFromString
 from tests.support.twistd import SIGTERM_EXIT, TwistdProcess, connect, recvUntilClosed
 from tests.support.wsclients import (
     ConnectionClosed,

@@ -109,8 +109,9 @@ def _site(args: list[str]) -> tuple[object, int]:
 
 def main(args: list[str]) -> None:
     from twisted.internet import reactor
-    from twisted.internet.endpoints import serverFromString
     from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    from tests.support.transport import serverFromString
 
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
     site, port = _site(args)

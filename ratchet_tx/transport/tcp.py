@@ -1,0 +1,400 @@
+# -*- test-case-name: tests.transport.test_tcp -*-
+"""
+A TCP server transport that writes through to the socket.
+
+Twisted's own transport buffers every C{write} and sends it on the reactor's
+next turn: it registers for writability, waits for the event, sends, and
+unregisters, even when the kernel would have taken the bytes at once.
+L{WriteThroughServer} sends without waiting for writability: a write of
+C{sendAtOnceSize} bytes or more within C{write}, smaller ones at the end of
+the reactor turn they were written in (L{ratchet_tx.transport.turn}), and it
+falls back to Twisted's way only for what the kernel refuses.
+
+Theory of operation
+===================
+
+C{_queue} and C{_pending} say what C{write} does with bytes::
+
+    _queue None,    nothing waits: a large write is sent now, a small one
+    _pending None   becomes C{_pending} and the transport joins the turn
+    _pending bytes  a small write of this turn, sent at its end: a second
+                    write joins it in a L{WriteQueue}, also sent then (a
+                    large one is sent with it at once)
+    _queue a        bytes wait: queue behind them (C{doWrite} sends them,
+    WriteQueue      several pieces per C{sendmsg}, never joined)
+    _DISCARD        the connection can take no more (lost, aborted, its
+                    write side shut down, or a send failed): drop them
+
+Whatever the kernel refuses waits in a L{WriteQueue} for writability.
+
+Everything else is Twisted's, inherited from L{twisted.internet.tcp.Server}
+and kept as it is: producers (a streaming producer is paused when more than
+C{bufferSize} bytes wait and resumed once they are all sent; a pull producer
+is asked for more whenever nothing waits), C{loseConnection} once the queue
+has drained, C{abortConnection}, half-close, addresses, C{TCP_NODELAY}, log
+context.  A send that fails inside C{write} is not reported from there: as
+with Twisted's transport, the connection is lost with L{twisted.internet.error.ConnectionLost} from
+the reactor.
+
+Reads ask for adaptive amounts (L{ratchet_tx.transport.reads}); C{bufferSize}
+is then only the threshold for pausing producers, not the read size as well.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from errno import ENOBUFS
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import main, tcp
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.error import ConnectionLost
+
+from ratchet_tx.transport.queue import WriteQueue
+from ratchet_tx.transport.reads import MAX_READ_SIZE, MIN_READ_SIZE, nextReadSize
+from ratchet_tx.transport.turn import turnOf
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
+
+_HAVE_SENDMSG = hasattr(socket.socket, "sendmsg")
+
+#: Writes at least this large are sent within C{write}; smaller ones at the
+#: end of the reactor turn, so that the turn's sends go out together.
+DEFAULT_SEND_AT_ONCE_SIZE = 64 * 1024
+
+
+class _Discard(WriteQueue):
+    """A queue that keeps nothing: where writes go once no more may be sent."""
+
+    __slots__ = ()
+
+    def append(self, piece: bytes | memoryview) -> None:
+        pass
+
+
+_DISCARD = _Discard()
+
+
+def _lost() -> ConnectionLost:
+    """What C{doRead} and C{doWrite} return once a send has failed."""
+    return main.CONNECTION_LOST
+
+
+def _checkBytes(data: object) -> None:
+    if not isinstance(data, bytes):
+        raise TypeError("Data must be bytes")
+
+
+class WriteThroughServer(tcp.Server):
+    """
+    The server side of a TCP connection, writing through to its socket.
+
+    @cvar minReadSize: the smallest read (see L{ratchet_tx.transport.reads}).
+    @cvar maxReadSize: the largest read.
+    @cvar sendAtOnceSize: writes at least this large are sent within
+        C{write}, smaller ones at the end of the reactor turn (1: every
+        write within C{write}); see L{DEFAULT_SEND_AT_ONCE_SIZE}.
+    """
+
+    minReadSize = MIN_READ_SIZE
+    maxReadSize = MAX_READ_SIZE
+    sendAtOnceSize = DEFAULT_SEND_AT_ONCE_SIZE
+    _readSize = MIN_READ_SIZE
+    _queue: WriteQueue | None = None
+    _pending: bytes | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._readSize = cls.minReadSize
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = turnOf(self.reactor)
+
+    @property
+    def bufferedAmount(self) -> int:
+        """How many bytes written have not reached the kernel yet."""
+        queue, pending = self._queue, self._pending
+        return (0 if queue is None else queue.size) + (0 if pending is None else len(pending))
+
+    # Writing
+
+    def write(self, data: bytes) -> None:
+        """
+        Send C{data} without waiting for writability (now if it is large, at
+        the end of the reactor turn if not), unless bytes wait already:
+        then, and for whatever the kernel refuses, queue it.  Ignored once
+        the connection is lost or its write side is shut down.
+        """
+        _checkBytes(data)
+        if not data:
+            return
+        queue = self._queue
+        if queue is not None:
+            queue.append(data)
+            self._maybePauseProducer()
+            return
+        pending = self._pending
+        if pending is None:
+            if len(data) >= self.sendAtOnceSize:
+                self._sendNow(data)
+                return
+            self._pending = data
+            self._turn.add(self)
+            if len(data) > self.bufferSize:
+                self._maybePauseProducer()
+            return
+        # A second write in this turn: both wait for its end, or go now.
+        self._pending = None
+        queue = WriteQueue((pending, data))
+        if queue.size >= self.sendAtOnceSize:
+            self._sendQueue(queue)
+        else:
+            self._queue = queue
+            self._maybePauseProducer()
+
+    def endOfTurn(self) -> None:
+        """Send what was written during the reactor turn that is ending."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            self._sendNow(pending)
+            return
+        queue = self._queue
+        if queue:
+            self._queue = None
+            self._sendQueue(queue)
+
+    def _sendNow(self, data: bytes) -> None:
+        """Send C{data}, nothing else waiting; queue what the kernel refuses."""
+        try:
+            sent = self.socket.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as e:
+            if e.errno != ENOBUFS:
+                self._sendFailed()
+                return
+            sent = 0
+        if sent == len(data):
+            self._wroteAll()
+        else:
+            self._startQueue(WriteQueue((memoryview(data)[sent:] if sent else data,)))
+
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        """
+        Write several pieces of bytes, in order, as one C{sendmsg} where the
+        kernel takes them: the same as writing each, without joining them.
+        """
+        pieces = list(iovec)
+        for piece in pieces:
+            _checkBytes(piece)
+        queue = self._queue
+        if queue is not None:
+            queue.extend(pieces)
+            self._maybePauseProducer()
+            return
+        queue = WriteQueue(pieces)
+        if queue.size < self.sendAtOnceSize:
+            # Small pieces: joined, they are a small write like any other.
+            if queue:
+                self.write(b"".join(pieces))
+            return
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            queue = WriteQueue([pending, *pieces])
+        self._sendQueue(queue)
+
+    def _sendQueue(self, queue: WriteQueue) -> None:
+        """Send C{queue}, nothing else waiting; keep what the kernel refuses."""
+        try:
+            self._send(queue)
+        except OSError:
+            self._sendFailed()
+            return
+        if queue:
+            self._startQueue(queue)
+        else:
+            self._wroteAll()
+
+    def _wroteAll(self) -> None:
+        """The kernel took everything that waited."""
+        if self.producer is not None and (not self.streamingProducer or self.producerPaused):
+            # A pull producer is asked for more, and a paused one resumed,
+            # from doWrite, as Twisted does: never from within a write.
+            self.startWriting()
+
+    def _startQueue(self, queue: WriteQueue) -> None:
+        """The kernel refused part of a write: the rest waits for writability."""
+        self._queue = queue
+        self.startWriting()
+        self._maybePauseProducer()
+
+    def _send(self, queue: WriteQueue) -> None:
+        """
+        Send as much of C{queue} as the kernel takes now.
+
+        @raise OSError: the connection is broken.
+        """
+        sock = self.socket
+        while True:
+            pieces = queue.head()
+            count = len(pieces)
+            try:
+                if count == 1:
+                    sent = sock.send(pieces[0])
+                elif _HAVE_SENDMSG:
+                    sent = sock.sendmsg(pieces)
+                else:  # pragma: no cover (Windows)
+                    sent = sock.send(b"".join(pieces))
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno == ENOBUFS:
+                    return
+                raise
+            if queue.consume(sent) < count or not queue:
+                return
+
+    def _sendFailed(self) -> None:
+        """
+        A send failed: drop everything, and let the reactor lose the
+        connection with L{twisted.internet.error.ConnectionLost} (whichever of C{doRead} and
+        C{doWrite} it calls next), as Twisted's own C{doWrite} would.
+        """
+        self._queue = _DISCARD
+        self._pending = None
+        self.doRead = self.doWrite = _lost  # type: ignore[method-assign]
+        self.startWriting()
+
+    def doWrite(self) -> ConnectionLost | None:  # type: ignore[override]
+        """The socket is writable: send what waits; once all is sent, stop
+        waiting for writability and do what Twisted does then."""
+        pending = self._pending
+        if pending is not None:
+            # Before the end of the turn (registered for another reason).
+            self._pending = None
+            self._queue = WriteQueue((pending,))
+        queue = self._queue
+        if queue:
+            try:
+                self._send(queue)
+            except OSError:
+                return main.CONNECTION_LOST
+            if queue:
+                return None
+            self._queue = None
+        return self._drained()
+
+    def _drained(self) -> Any:
+        """Nothing waits any more (see L{twisted.internet.abstract.FileDescriptor.doWrite})."""
+        self.stopWriting()
+        if self._resumeProducer():
+            return None
+        if self.disconnecting:
+            return self._postLoseConnection()
+        if self._writeDisconnecting:
+            self._writeDisconnected = True
+            self._queue = _DISCARD
+            return self._closeWriteConnection()
+        return None
+
+    def _resumeProducer(self) -> bool:
+        """
+        Everything was sent: ask a pull producer or a paused streaming one
+        for more.  Returns whether it did.
+        """
+        producer: Any = self.producer
+        if producer is not None and (not self.streamingProducer or self.producerPaused):
+            self.producerPaused = False
+            producer.resumeProducing()
+            return True
+        return False
+
+    def _isSendBufferFull(self) -> bool:
+        return self.bufferedAmount > self.bufferSize
+
+    def abortConnection(self) -> None:
+        """Drop what waits and reset the connection (nothing more is sent)."""
+        self._queue = _DISCARD
+        self._pending = None
+        super().abortConnection()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._queue = _DISCARD
+        self._pending = None
+        super().connectionLost(reason)
+
+    # Reading
+
+    def doRead(self) -> Any:
+        """Read what the socket has (adaptively much) and hand it on."""
+        size = self._readSize
+        try:
+            data = self.socket.recv(size)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return main.CONNECTION_LOST
+        if not data:
+            return main.CONNECTION_DONE
+        if len(data) == size or size != self.minReadSize:
+            self._readSize = nextReadSize(size, len(data), self.minReadSize, self.maxReadSize)
+        self.protocol.dataReceived(data)
+        return None
+
+    if hasattr(tcp.Server, "startTLS"):
+
+        def startTLS(self, ctx: Any, normal: bool = True) -> None:
+            """Start TLS on this connection (see L{twisted.internet.interfaces.ITLSTransport}.startTLS)."""
+            from twisted.internet._newtls import startTLS
+
+            self.__class__ = _TLSWriteThroughServer
+            startTLS(self, ctx, normal, _SocketWrites)
+
+
+class _TLSWriteThroughServer(WriteThroughServer):
+    """
+    A L{WriteThroughServer} after C{startTLS}: what the protocol writes goes
+    through the TLS layer, which writes to the socket through L{_SocketWrites}.
+    """
+
+    def write(self, data: bytes) -> None:
+        if not self.TLS:
+            WriteThroughServer.write(self, data)
+        elif self.connected:
+            self._tls.write(data)
+
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        if not self.TLS:
+            WriteThroughServer.writeSequence(self, iovec)
+        elif self.connected:
+            self._tls.writeSequence(iovec)
+
+    @property
+    def _tls(self) -> Any:
+        """The TLS layer C{startTLS} put between the socket and the protocol."""
+        return self.protocol
+
+
+class _SocketWrites:
+    """
+    What the TLS layer of C{startTLS} calls to reach the socket itself,
+    beneath the TLS checks (Twisted passes L{FileDescriptor} for its own
+    transport): our writes, and Twisted's producer and closing methods.
+    """
+
+    write = WriteThroughServer.write
+    writeSequence = WriteThroughServer.writeSequence
+    loseConnection = FileDescriptor.loseConnection
+    registerProducer = FileDescriptor.registerProducer
+    unregisterProducer = FileDescriptor.unregisterProducer
+
+
+class WriteThroughPort(tcp.Port):
+    """A TCP listening port whose connections are L{WriteThroughServer}s."""
+
+    transport = WriteThroughServer
