@@ -60,7 +60,7 @@ def clientSettings(deflate: bool | DeflatePolicy = True, **settings: Any) -> Set
 
     @param deflate: C{True} for L{DEFAULT_CLIENT_DEFLATE}, C{False} for none,
         or the L{DeflatePolicy} to offer.
-    @param settings: any of L{CLIENT_SETTINGS}.
+    @param settings: any of L{CLIENT_SETTINGS<ratchet_tx.client.connect.CLIENT_SETTINGS>}.
     @raise TypeError: a setting that is not a client's.
     """
     unknown = set(settings) - CLIENT_SETTINGS

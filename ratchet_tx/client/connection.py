@@ -138,7 +138,7 @@ class ClientWebSocket:
     @ivar connected: fires with the open L{ClientConnection} once the
         application's C{onOpen} ran, or fails with why the connection did
         not open (L{HandshakeRefused}, L{InvalidHandshakeResponse}, a
-        L{TimeoutError}, or the connection's own loss).
+        L{twisted.internet.error.TimeoutError}, or the connection's own loss).
     """
 
     def __init__(
