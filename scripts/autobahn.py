@@ -84,13 +84,21 @@ def startServer(extra: list[str], out: Path) -> tuple[subprocess.Popen, int, Pat
     twistd = Path(sys.executable).with_name("twistd")
     log = out / "twistd.log"
     out.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    )
     server = subprocess.Popen(
         [
-            str(twistd), "-n", "--pidfile=", "ratchet",
-            "--app", "ratchet_tx.examples.echo:Echo",
-            "--listen", "tcp:0:interface=127.0.0.1",
-            "--max-message-size", "16M",
+            str(twistd),
+            "-n",
+            "--pidfile=",
+            "ratchet",
+            "--app",
+            "ratchet_tx.examples.echo:Echo",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--max-message-size",
+            "16M",
             *extra,
         ],
         stdout=log.open("wb"),

@@ -32,7 +32,8 @@ DEFAULT_BACKLOG = 50
 class TCPServerEndpoint:
     """
     A TCP server endpoint whose connections use L{WriteThroughServer}: the
-    same arguments as Twisted's L{twisted.internet.endpoints.TCP4ServerEndpoint} (an IPv6 C{interface}
+    same arguments as Twisted's
+    L{twisted.internet.endpoints.TCP4ServerEndpoint} (an IPv6 C{interface}
     such as C{"::1"} listens on IPv6).
 
     On a reactor that does not watch file descriptors the POSIX way (one

@@ -270,7 +270,7 @@ class WriteThroughServer(tcp.Server):
         self.doRead = self.doWrite = _lost  # type: ignore[method-assign]
         self.startWriting()
 
-    def doWrite(self) -> ConnectionLost | None:  # type: ignore[override]
+    def doWrite(self) -> ConnectionLost | None:
         """The socket is writable: send what waits; once all is sent, stop
         waiting for writability and do what Twisted does then."""
         pending = self._pending
@@ -349,7 +349,10 @@ class WriteThroughServer(tcp.Server):
     if hasattr(tcp.Server, "startTLS"):
 
         def startTLS(self, ctx: Any, normal: bool = True) -> None:
-            """Start TLS on this connection (see L{twisted.internet.interfaces.ITLSTransport}.startTLS)."""
+            """
+            Start TLS on this connection (see
+            L{twisted.internet.interfaces.ITLSTransport.startTLS}).
+            """
             from twisted.internet._newtls import startTLS
 
             self.__class__ = _TLSWriteThroughServer
