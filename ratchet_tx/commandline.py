@@ -53,6 +53,7 @@ from twisted.python import usage
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from ratchet_tx.accesslog import AccessLog
 from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
@@ -268,6 +269,22 @@ def currentFolderFirst(path: list[str] | None = None) -> None:
     here = os.getcwd()
     if path[:1] not in ([here], [""]):
         path.insert(0, here)
+
+
+def openAccessLog(path: str) -> AccessLog:
+    """
+    The L{AccessLog} of C{--access-log}: C{path} opened for appending, one
+    line at a time, or standard output for C{-}.
+
+    @raise usage.UsageError: the file cannot be opened.
+    """
+    if path == "-":
+        return AccessLog(sys.stdout)
+    try:
+        out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the server
+    except OSError as e:
+        raise usage.UsageError(f"--access-log {path}: {e.strerror or e}") from None
+    return AccessLog(out)
 
 
 def loadApplication(spec: str) -> IApplication:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from itertools import count
+from time import monotonic
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Protocol
 
@@ -133,6 +134,9 @@ class TransportConnection:
         "droppedMessages",
         "id",
         "localAddress",
+        "messagesIn",
+        "messagesOut",
+        "openedAt",
         "remoteAddress",
     )
 
@@ -160,6 +164,11 @@ class TransportConnection:
         #: Messages not sent: dropped by the L{SlowConsumer.DROP} policy, or
         #: sent after the connection began to close.
         self.droppedMessages = 0
+        #: Reads handed to the layer above, and messages sent (not dropped).
+        self.messagesIn = 0
+        self.messagesOut = 0
+        #: When the connection was made (C{time.monotonic()}).
+        self.openedAt = monotonic()
         if producer is not None:
             transport.registerProducer(producer, True)
         self.remoteAddress: IAddress = transport.getPeer()
@@ -218,6 +227,7 @@ class TransportConnection:
                 return
         else:
             data = message
+        self.messagesOut += 1
         held = self._held
         if held is not None:
             held.append(data)  # the common case of a broadcast burst
@@ -409,6 +419,16 @@ class ConnectionDecorator:
     def droppedMessages(self) -> int:
         """Messages the slow-consumer policy dropped for this peer."""
         return self.transportConnection.droppedMessages
+
+    @property
+    def messagesIn(self) -> int:
+        """Messages received: as the layer beneath counts them."""
+        return self.wrapped.messagesIn  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def messagesOut(self) -> int:
+        """Messages sent to the peer (not those dropped)."""
+        return self.transportConnection.messagesOut
 
     @property
     def transportConnection(self) -> TransportConnection:

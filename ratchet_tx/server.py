@@ -14,6 +14,7 @@ does not read the answers cannot make the server buffer without bound.
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred, succeed
@@ -31,6 +32,8 @@ from ratchet_tx.websocket.codecs.closecodes import CloseCode
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+
+    from ratchet_tx.accesslog import AccessLog
 
 log = Logger()
 
@@ -75,6 +78,7 @@ class ConnectionProtocol(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         app = self.app
+        self.connection.messagesIn += 1
         heldWrites.hold()
         try:
             deliver(app, self.connection, app.onMessage, data)
@@ -93,8 +97,10 @@ class ConnectionProtocol(Protocol):
             deliver(app, conn, app.onClose)
             conn.runCloseCallbacks()
         finally:
-            conn.release()
-            self.connectionEnded()
+            try:
+                self.connectionEnded()
+            finally:
+                conn.release()
 
     def connectionOpened(self) -> None:
         """The connection is made, just before C{app.onOpen}."""
@@ -103,7 +109,10 @@ class ConnectionProtocol(Protocol):
         """The connection is gone, just before C{app.onClose}."""
 
     def connectionEnded(self) -> None:
-        """The connection is gone and C{app.onClose} has run."""
+        """
+        The connection is gone and C{app.onClose} has run (its C{view} is
+        still the application's, forgotten right after).
+        """
 
     # IPushProducer: the transport's write buffer is full / has drained.
 
@@ -136,7 +145,15 @@ class ServerProtocol(ConnectionProtocol):
         self.factory.protocols.discard(self)
 
     def connectionEnded(self) -> None:
-        self.factory.connectionClosed()
+        factory = self.factory
+        accessLog = factory.accessLog
+        if accessLog is not None:
+            conn = self.connection
+            try:
+                accessLog.connectionEnded(conn.view, monotonic() - conn.openedAt)
+            except Exception:
+                log.failure("Cannot write the access log line of {conn!r}", conn=conn)
+        factory.connectionClosed()
 
 
 if TYPE_CHECKING:
@@ -159,19 +176,28 @@ class Server(_Factory):
 
     @ivar app: the application (or outermost protocol layer) being served.
     @ivar protocols: the L{ServerProtocol} of every open connection.
+    @ivar accessLog: where a line for each finished connection goes
+        (L{ratchet_tx.accesslog.AccessLog}), or C{None}.
     """
 
     noisy = False
 
-    def __init__(self, app: IApplication, flow: FlowControl | None = None) -> None:
+    def __init__(
+        self,
+        app: IApplication,
+        flow: FlowControl | None = None,
+        accessLog: AccessLog | None = None,
+    ) -> None:
         """
         @param flow: how slow consumers are treated (L{FlowControl}).
+        @param accessLog: writes a line for each finished connection.
         """
         if not IApplication.providedBy(app):
             raise TypeError(f"{app!r} does not provide IApplication")
         self.app = app
         self.flow = flow if flow is not None else FlowControl()
         self.protocols: set[ServerProtocol] = set()
+        self.accessLog = accessLog
         self._waiting: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: IAddress | None) -> ServerProtocol:

@@ -97,6 +97,14 @@ class Options(usage.Options):
             "The protocol to serve the application with: " + ", ".join(PROTOCOLS) + ".",
         ],
         [
+            "access-log",
+            None,
+            None,
+            "Write a line for each connection when it ends (address, version, "
+            "path, sub-protocol, duration, messages in and out, close code and "
+            "reason) to this file, appending; - for standard output.",
+        ],
+        [
             "shutdown-timeout",
             None,
             5.0,
@@ -254,6 +262,8 @@ class Options(usage.Options):
             self["application"] = cli.loadApplication(self["app"]) if self["app"] else None
         self["mounted"] = [(path, cli.loadApplication(spec)) for path, spec in self["mounts"]]
         self["site"] = bool(self["static"] or self["mounts"] or self["application"] is None)
+        accessLog = self["access-log"]
+        self["accessLog"] = None if accessLog is None else cli.openAccessLog(accessLog)
 
     def _buildSettings(self) -> None:
         """Set C{self["websocket"]} and C{self["flow"]} from the options."""
@@ -333,6 +343,10 @@ def makeService(options: Options) -> cli.CommandLineService:
             mounts.append((options["path"], app))
         factory, mounted = cli.buildSite(root, mounts, options.layerFor, flow)
         servers += mounted
+    accessLog = options["accessLog"]
+    if accessLog is not None:
+        for server in servers:
+            server.accessLog = accessLog
     return cli.CommandLineService(
         factory,
         options["listen"],

@@ -351,7 +351,7 @@ class WriteThroughServer(tcp.Server):
         def startTLS(self, ctx: Any, normal: bool = True) -> None:
             """
             Start TLS on this connection (see
-            L{twisted.internet.interfaces.ITLSTransport.startTLS}).
+            C{twisted.internet.interfaces.ITLSTransport.startTLS}).
             """
             from twisted.internet._newtls import startTLS
 

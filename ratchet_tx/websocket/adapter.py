@@ -67,6 +67,7 @@ class ProtocolConnection(ConnectionDecorator):
         "_clock",
         "_heard",
         "_lastHeard",
+        "_messagesIn",
         "_opened",
         "_out",
         "_pingSentAt",
@@ -94,6 +95,7 @@ class ProtocolConnection(ConnectionDecorator):
         self._out = self.transportConnection
         self._opened = False
         self._heard = False
+        self._messagesIn = 0
         self._lastHeard = 0.0
         self._pingSentAt: float | None = None
         self._timer: IDelayedCall | None = clock.callLater(
@@ -136,6 +138,11 @@ class ProtocolConnection(ConnectionDecorator):
     def closeReason(self) -> str:
         """The close reason that went with C{closeCode}."""
         return self._protocol.closeReason
+
+    @property
+    def messagesIn(self) -> int:
+        """Messages received and handed to the application."""
+        return self._messagesIn
 
     # IConnection.
 
@@ -325,6 +332,7 @@ class ProtocolConnection(ConnectionDecorator):
             if kind is str or kind is bytes:
                 if protocol.closeSent:
                     continue  # the application closed the connection meanwhile
+                self._messagesIn += 1
                 # deliver(app, self, onMessage, event), inlined: this is the
                 # hot path of every message.
                 try:

@@ -122,9 +122,7 @@ class EveryVersionTests(LoopbackTestCase):
         for version in WebSocketVersion:
             sent = payloads if not version.isHixie else payloads[:3]
             app = Collector(len(sent))
-            conn = yield connect(
-                reactor, f"ws://127.0.0.1:{port}/echo", app, version=version.value
-            )
+            conn = yield connect(reactor, f"ws://127.0.0.1:{port}/echo", app, version=version.value)
             self.assertIsInstance(conn, ClientConnection)
             self.assertIs(conn.version, version)
             self.assertEqual(app.opens, 1, "onOpen ran before the Deferred fired")
