@@ -13,7 +13,8 @@ reconnecting with backoff, as a Twisted service.
 
 from ratchet_tx.client.connect import DEFAULT_CLIENT_DEFLATE, clientSettings, connect
 from ratchet_tx.client.connection import ClientConnection, ClientWebSocket
-from ratchet_tx.client.service import ClientService
+from ratchet_tx.client.service import DEFAULT_BACKOFF, ClientService
+from ratchet_tx.redis.backoff import Backoff
 from ratchet_tx.websocket.codecs.errors import (
     HandshakeFailed,
     HandshakeRefused,
@@ -21,6 +22,8 @@ from ratchet_tx.websocket.codecs.errors import (
 )
 
 __all__ = [
+    "DEFAULT_BACKOFF",
+    "Backoff",
     "DEFAULT_CLIENT_DEFLATE",
     "ClientConnection",
     "ClientService",

@@ -241,7 +241,7 @@ class ProtocolConnection(ConnectionDecorator):
         ping when it reads it, after the frames that came before it).
 
         @return: a Deferred that fires once the pong arrives, or fails with
-            L{ConnectionError} if the connection ends first; C{None} when no
+            C{ConnectionError} if the connection ends first; C{None} when no
             ping can be sent (a Hixie peer, a connection not open).
         """
         try:
