@@ -46,6 +46,7 @@ from enum import Enum
 from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
+from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IProtocolFactory, IReactorCore
 from twisted.logger import Logger
@@ -333,6 +334,20 @@ def oneLine(error: BaseException) -> str:
 # Endpoints.
 
 
+def listeningPort(description: str) -> int | None:
+    """
+    The port number a C{tcp:} or C{ssl:} endpoint description listens on
+    (C{None} for others, and for port 0).
+    """
+    kind, _, rest = description.partition(":")
+    if kind not in ("tcp", "ssl"):
+        return None
+    positional = [p for p in rest.split(":") if p and "=" not in p]
+    named = dict(p.split("=", 1) for p in rest.split(":") if "=" in p)
+    text = named.get("port", positional[0] if positional else "")
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
 def checkEndpoint(description: str) -> None:
     """
     Parse an endpoint description now, so a typo is a usage error rather
@@ -397,10 +412,20 @@ class CommandLineService(ServerService):
         reactor: IReactorCore,
         shutdownTimeout: float = 5.0,
         servers: Iterable[Server] | None = None,
+        alsoListen: Sequence[tuple[str, IProtocolFactory]] = (),
     ) -> None:
+        """
+        @param alsoListen: more listeners, as C{(description, factory)}
+            (the Flash policy port).
+        """
         self.descriptions = list(descriptions)
         endpoints = [serverFromString(reactor, description) for description in descriptions]
         super().__init__(factory, endpoints, shutdownTimeout=shutdownTimeout, servers=servers)
+        for description, other in alsoListen:
+            listener = StreamServerEndpointService(serverFromString(reactor, description), other)
+            listener._raiseSynchronously = True
+            listener.setServiceParent(self)
+            self.descriptions.append(description)
         self._listening = False
 
     def privilegedStartService(self) -> None:

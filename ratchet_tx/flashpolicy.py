@@ -7,13 +7,19 @@ port (843, where Flash Player asks first) and closes::
     policy = FlashPolicy(ports=(8080,))
     serverFromString(reactor, "tcp:843").listen(FlashPolicyFactory(policy))
 
+and on the WebSocket port itself (where Flash Player asks next), through
+L{PolicySniff}::
+
+    Server(WebSocket(Chat(), flashPolicy=policy))
+
 The pure parts (recognising the request, rendering the document) are in
 L{ratchet_tx.websocket.codecs.flashpolicy}.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITCPTransport
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
@@ -26,6 +32,9 @@ from ratchet_tx.websocket.codecs.flashpolicy import (
     FlashPolicy,
     detect,
 )
+
+if TYPE_CHECKING:
+    from ratchet_tx.websocket.connection import WebSocketConnection
 
 #: Seconds a connection has to send its policy request before it is
 #: dropped.
@@ -133,3 +142,64 @@ class FlashPolicyFactory(ServerFactory):
 
     def buildProtocol(self, addr: IAddress | None) -> FlashPolicyProtocol:
         return FlashPolicyProtocol(self)
+
+
+class PolicySniff:
+    """
+    The first bytes of a connection to a WebSocket port that also answers
+    Flash policy requests: a policy request is answered there and the
+    connection closed; anything else is handed to the WebSocket connection
+    as it came.
+
+    No handshake is delayed: an HTTP request is told from a policy request
+    by its first byte (L{detect}), so the first read goes on to the
+    WebSocket connection at once, and from then on the layer reads into it
+    directly (L{ratchet_tx.websocket.WebSocket.sniffed}).  Only bytes that
+    may yet become the request wait, at most 22 of them, within the
+    connection's handshake timeout (the WebSocket connection's, running
+    from the start).
+    """
+
+    __slots__ = ("_answer", "_answered", "_handOver", "_received", "_ws")
+
+    def __init__(
+        self,
+        ws: WebSocketConnection,
+        answer: bytes,
+        handOver: Callable[[WebSocketConnection], object],
+    ) -> None:
+        """
+        @param ws: the connection's WebSocket side.
+        @param answer: the rendered policy (L{FlashPolicy.render}).
+        @param handOver: called with C{ws} once the connection is known not
+            to be a policy request.
+        """
+        self._ws = ws
+        self._answer = answer
+        self._handOver = handOver
+        self._received = b""
+        self._answered = False
+
+    def dataReceived(self, data: bytes) -> None:
+        """Bytes from the peer, before it was told apart."""
+        if self._answered:
+            return
+        received = self._received + data
+        found = detect(received)
+        if found is Detection.INCOMPLETE:
+            self._received = received
+        elif found is Detection.REQUEST:
+            self._answered = True
+            self._received = b""
+            ws = self._ws
+            _log.info("Flash policy request from {peer}", peer=ws.remoteAddress)
+            ws.transportConnection.write(self._answer)
+            ws.wrapped.close()
+        else:
+            self._received = b""
+            self._handOver(self._ws)
+            self._ws.dataReceived(received)
+
+    def connectionLost(self) -> None:
+        """The connection is gone."""
+        self._ws.connectionLost()

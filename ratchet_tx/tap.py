@@ -21,11 +21,13 @@ from twisted.python import usage
 from twisted.web.resource import Resource
 
 from ratchet_tx import commandline as cli
+from ratchet_tx.flashpolicy import FlashPolicyFactory
 from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.web import StaticFiles
 from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
+from ratchet_tx.websocket.codecs.flashpolicy import ANY_DOMAIN, FlashPolicy
 from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
 from ratchet_tx.websocket.layer import WebSocket
 from ratchet_tx.websocket.settings import DEFAULT_DEFLATE, NO_DEFLATE, Settings
@@ -105,6 +107,15 @@ class Options(usage.Options):
             "reason) to this file, appending; - for standard output.",
         ],
         [
+            "flash-policy-port",
+            None,
+            None,
+            "Serve the Flash socket policy (for web-socket-js pages) on this "
+            "port, such as 843, or endpoint, such as tcp:843:interface=192.0.2.1; "
+            "the WebSocket ports then answer policy requests too. It allows "
+            "the --listen ports, from every --flash-policy-domain. Default: off.",
+        ],
+        [
             "shutdown-timeout",
             None,
             5.0,
@@ -164,6 +175,7 @@ class Options(usage.Options):
         self["subprotocols"] = []
         self["disabled-versions"] = []
         self["blocked"] = []
+        self["flash-policy-domains"] = []
 
     def parseOptions(self, options: list[str] | None = None) -> None:
         """
@@ -228,6 +240,14 @@ class Options(usage.Options):
         """
         self["subprotocols"].append(name)
 
+    def opt_flash_policy_domain(self, domain: str) -> None:
+        """
+        A domain whose pages the Flash policy lets connect, such as
+        example.com, or ``*.example.com`` for it and its subdomains
+        (repeatable; default: every domain).
+        """
+        self["flash-policy-domains"].append(domain)
+
     def opt_disable_version(self, name: str) -> None:
         """Refuse a version: rfc6455, hybi-10, hybi-07, hixie-76, hixie-75 (repeatable)."""
         try:
@@ -254,6 +274,7 @@ class Options(usage.Options):
         if raw and (self["static"] or self["mounts"]):
             raise usage.UsageError("--static and --mount need --protocol websocket")
         self._buildSettings()
+        self._buildFlashPolicy()
         if self["app"] or self["mounts"]:
             cli.currentFolderFirst()
         if raw:
@@ -291,6 +312,34 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(cli.namingFlags(str(e), _GENERATED)) from None
 
+    def _buildFlashPolicy(self) -> None:
+        """Set C{self["flash-policy"]} (or C{None}) and its listener's description."""
+        self["flash-policy"] = None
+        where = self["flash-policy-port"]
+        if where is None:
+            if self["flash-policy-domains"]:
+                raise usage.UsageError("--flash-policy-domain needs --flash-policy-port")
+            return
+        self["flash-policy-listen"] = f"tcp:{where}" if where.isdigit() else where
+        try:
+            cli.checkEndpoint(self["flash-policy-listen"])
+        except usage.UsageError as e:
+            message = str(e).removeprefix("--listen ")
+            raise usage.UsageError(f"--flash-policy-port {message}") from None
+        ports = [cli.listeningPort(d) for d in self["listen"]]
+        allowed = sorted({port for port in ports if port is not None})
+        if not allowed:
+            raise usage.UsageError(
+                "--flash-policy-port: no --listen port to allow (it needs a tcp: or "
+                "ssl: port number)"
+            )
+        try:
+            self["flash-policy"] = FlashPolicy.build(
+                allowed, self["flash-policy-domains"] or (ANY_DOMAIN,)
+            )
+        except ValueError as e:
+            raise usage.UsageError(f"--flash-policy-domain: {e}") from None
+
     def _deflatePolicy(self) -> DeflatePolicy:
         if self["no-deflate"]:
             return NO_DEFLATE
@@ -309,7 +358,7 @@ class Options(usage.Options):
         settings = self["websocket"]
         if not self["subprotocols"]:
             settings = replace(settings, subprotocols=tuple(getattr(app, "subprotocols", ())))
-        return WebSocket(app, settings=settings)
+        return WebSocket(app, settings=settings, flashPolicy=self["flash-policy"])
 
 
 def makeService(options: Options) -> cli.CommandLineService:
@@ -347,10 +396,15 @@ def makeService(options: Options) -> cli.CommandLineService:
     if accessLog is not None:
         for server in servers:
             server.accessLog = accessLog
+    alsoListen = []
+    if options["flash-policy"] is not None:
+        policy = FlashPolicyFactory(options["flash-policy"], reactor=reactor)
+        alsoListen.append((options["flash-policy-listen"], policy))
     return cli.CommandLineService(
         factory,
         options["listen"],
         reactor,
         shutdownTimeout=options["shutdown-timeout"],
         servers=servers,
+        alsoListen=alsoListen,
     )

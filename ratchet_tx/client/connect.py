@@ -89,6 +89,23 @@ def parseVersion(version: str | WebSocketVersion) -> WebSocketVersion:
         raise ValueError(f"version must be one of {names}, not {version!r}") from None
 
 
+def isPlainURL(url: str) -> bool:
+    """Whether C{url} names a plain-TCP server (C{tcp://host:port})."""
+    return urlsplit(url).scheme == _PLAIN_TCP
+
+
+def plainAddress(url: str) -> tuple[str, int]:
+    """
+    The host and port of a plain-TCP URL.
+
+    @raise ValueError: C{url} is not C{tcp://host:port}.
+    """
+    parts = urlsplit(url)
+    if not parts.hostname or parts.port is None:
+        raise ValueError(f"a plain TCP URL is tcp://host:port, not {url!r}")
+    return parts.hostname, parts.port
+
+
 class _ClientFactory(Factory):
     """Builds the one protocol of one connection attempt."""
 
@@ -153,7 +170,7 @@ def connect(
         drops the connection attempt.
     """
     flow = flow if flow is not None else FlowControl()
-    if urlsplit(url).scheme == _PLAIN_TCP:
+    if isPlainURL(url):
         return _connectPlain(reactor, url, app, flow, endpoint, clientSettings(**settings))
     wsSettings = clientSettings(deflate, **settings)
     handshake = ClientHandshake.new(
@@ -179,13 +196,9 @@ def _connectPlain(
     endpoint: IStreamClientEndpoint | None,
     settings: Settings,
 ) -> Deferred[IConnection]:
-    parts = urlsplit(url)
-    if not parts.hostname or parts.port is None:
-        raise ValueError(f"a plain TCP URL is tcp://host:port, not {url!r}")
+    host, port = plainAddress(url)
     if endpoint is None:
-        endpoint = HostnameEndpoint(
-            reactor, parts.hostname, parts.port, timeout=settings.handshakeTimeout
-        )
+        endpoint = HostnameEndpoint(reactor, host, port, timeout=settings.handshakeTimeout)
     opened: Deferred[IConnection] = Deferred()
     attempt = endpoint.connect(_ClientFactory(_Opening(app, opened), flow))
     return _outcome(attempt, opened)
@@ -209,9 +222,7 @@ def _endpointFor(
     return wrapClientTLS(options, endpoint)
 
 
-def _outcome(
-    attempt: Deferred[Any], opened: Deferred[Any]
-) -> Deferred[IConnection]:
+def _outcome(attempt: Deferred[Any], opened: Deferred[Any]) -> Deferred[IConnection]:
     """
     What C{connect} returns: C{opened}'s outcome, or the TCP connection's
     failure; cancelling it drops the attempt.

@@ -96,9 +96,7 @@ class ClientConnection(ProtocolConnection):
             self._connectionOpened()
             self._layer.opened(self)
         elif isinstance(event, HandshakeFailed):
-            log.info(
-                "WebSocket handshake with {url} failed: {error}", url=self.url, error=event
-            )
+            log.info("WebSocket handshake with {url} failed: {error}", url=self.url, error=event)
             self._layer.failed(self, Failure(event))
 
     def _beat(self) -> None:

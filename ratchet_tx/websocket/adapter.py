@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.websocket.test_frames_layer,tests.client.test_connection -*-
+# -*- test-case-name: tests.websocket.test_frames_layer,tests.client.test_connection,tests.client.test_roundtrip -*-  # noqa: E501
 """
 The Twisted adapter around a L{WebSocketProtocol}, for either role.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -71,6 +72,7 @@ class ProtocolConnection(ConnectionDecorator):
         "_opened",
         "_out",
         "_pingSentAt",
+        "_pongWaiters",
         "_protocol",
         "_settings",
         "_timer",
@@ -98,6 +100,7 @@ class ProtocolConnection(ConnectionDecorator):
         self._messagesIn = 0
         self._lastHeard = 0.0
         self._pingSentAt: float | None = None
+        self._pongWaiters: list[tuple[bytes, Deferred[None]]] | None = None
         self._timer: IDelayedCall | None = clock.callLater(
             settings.handshakeTimeout, self._timedOut, "opening handshake"
         )
@@ -238,6 +241,35 @@ class ProtocolConnection(ConnectionDecorator):
             return
         self._out.write(frame)
 
+    def roundTrip(self, payload: bytes) -> Deferred[None] | None:
+        """
+        Send a ping with C{payload} and wait for its pong: then every
+        message the peer sent before it has been handled (a peer answers a
+        ping when it reads it, after the frames that came before it).
+
+        @return: a Deferred that fires once the pong arrives, or fails with
+            C{ConnectionError} if the connection ends first; C{None} when no
+            ping can be sent (a Hixie peer, a connection not open).
+        """
+        try:
+            frame = self._protocol.ping(payload)
+        except InvalidState:
+            return None
+        answered: Deferred[None] = Deferred()
+        if self._pongWaiters is None:
+            self._pongWaiters = []
+        self._pongWaiters.append((payload, answered))
+        self._out.write(frame)
+        return answered
+
+    def _pongArrived(self, payload: bytes) -> None:
+        waiters = self._pongWaiters or []
+        for index, (expected, answered) in enumerate(waiters):
+            if expected == payload:
+                del waiters[index]
+                answered.callback(None)
+                return
+
     # Driven by the transport side.
 
     def dataReceived(self, data: bytes) -> None:
@@ -251,6 +283,9 @@ class ProtocolConnection(ConnectionDecorator):
         if events:
             self._handle(events)
         self._cancelTimer()
+        waiters, self._pongWaiters = self._pongWaiters, None
+        for _, answered in waiters or ():
+            answered.errback(ConnectionError("the connection ended before the pong"))
         self._ended()
         if self._opened:
             self._opened = False
@@ -345,6 +380,9 @@ class ProtocolConnection(ConnectionDecorator):
             elif kind is Ping:
                 if not protocol.closeSent:
                     self._out.write(protocol.pong(event.payload))
+            elif kind is Pong:
+                if self._pongWaiters:
+                    self._pongArrived(event.payload)
             elif kind is ProtocolError:
                 log.info(
                     "Closing {conn!r} on a protocol error: {code} {reason}",
@@ -352,9 +390,9 @@ class ProtocolConnection(ConnectionDecorator):
                     code=event.code,
                     reason=event.reason,
                 )
-            elif kind is not Pong and kind is not Close:
+            elif kind is not Close:
                 self._handshakeEvent(event)
-            # Pongs and closes need nothing here: the protocol answers a
+            # Other pongs and closes need nothing here: the protocol answers a
             # close, and any byte from the peer proves it alive.
 
     def _write(self, data: bytes) -> None:

@@ -13,6 +13,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ratchet_tx.flashpolicy import PolicySniff
 from ratchet_tx.interfaces import IApplication, IConnection
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
 from ratchet_tx.websocket.codecs.errors import HandshakeError
@@ -23,6 +24,8 @@ from ratchet_tx.websocket.settings import Settings
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.python.failure import Failure
+
+    from ratchet_tx.websocket.codecs.flashpolicy import FlashPolicy
 
 log = Logger()
 
@@ -52,6 +55,10 @@ class WebSocket:
     @param settings: a L{Settings}; or give its fields as keyword arguments.
         C{subprotocols} defaults to the application's C{subprotocols}
         attribute, if it has one.
+    @param flashPolicy: a L{FlashPolicy} to answer Flash Player's
+        C{<policy-file-request/>} with on this port (see
+        L{ratchet_tx.flashpolicy.PolicySniff}); C{None} (the default): a
+        connection that starts so is refused as a bad handshake.
     """
 
     def __init__(
@@ -61,6 +68,7 @@ class WebSocket:
         onHandshake: HandshakeHook | None = None,
         clock: IReactorTime | None = None,
         settings: Settings | None = None,
+        flashPolicy: FlashPolicy | None = None,
         **options: Any,
     ) -> None:
         if not IApplication.providedBy(app):
@@ -72,14 +80,16 @@ class WebSocket:
             settings = Settings.build(**options)
         self.app = app
         self.settings = settings
-        self.onHandshake = onHandshake if onHandshake is not None else getattr(
-            app, "onHandshake", None
+        self.onHandshake = (
+            onHandshake if onHandshake is not None else getattr(app, "onHandshake", None)
         )
         self._clock = clock
         #: The frame formats of this layer's connections: a message sent to
         #: many of them is framed once per format.
         self.framings = Framings(Role.SERVER)
-        self._connections: dict[IConnection, WebSocketConnection] = {}
+        self.flashPolicy = flashPolicy
+        self._policyAnswer = None if flashPolicy is None else flashPolicy.render()
+        self._connections: dict[IConnection, WebSocketConnection | PolicySniff] = {}
         self._open: set[WebSocketConnection] = set()
         self._admitted = 0
         self._perAddress: dict[str, int] = {}
@@ -106,7 +116,9 @@ class WebSocket:
             log.info("Dropping {conn!r}: its address is blocked", conn=conn)
             conn.abort()
             return
-        self._connections[conn] = WebSocketConnection(conn, self)
+        ws = WebSocketConnection(conn, self)
+        answer = self._policyAnswer
+        self._connections[conn] = ws if answer is None else PolicySniff(ws, answer, self.sniffed)
 
     def onMessage(self, conn: IConnection, data: bytes) -> None:
         ws = self._connections.get(conn)
@@ -118,13 +130,17 @@ class WebSocket:
         if ws is not None:
             ws.connectionLost()
 
+    def sniffed(self, ws: WebSocketConnection) -> None:
+        """C{ws} is a WebSocket connection, not a policy request."""
+        self._connections[ws.wrapped] = ws
+
     def onError(self, conn: IConnection, failure: Failure) -> None:
         # Errors of the application itself are routed to its own onError by
         # the connection; reaching here means this layer failed.
         log.failure("WebSocket layer failed on {conn!r}", failure, conn=conn)
         ws = self._connections.get(conn)
         try:
-            if ws is not None:
+            if isinstance(ws, WebSocketConnection):
                 ws.fail(CloseCode.INTERNAL_ERROR, "internal error")
             else:
                 conn.close()
