@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.client.test_connect -*-
+# -*- test-case-name: tests.client.test_interop,tests.client.test_badservers -*-
 """
 C{connect(reactor, url, app)}: consume a socket with an ordinary
 L{IApplication}, over WebSocket of any version or plain TCP::

@@ -1,0 +1,1 @@
+"""Servers no one here wrote, for the client's interop tests."""
