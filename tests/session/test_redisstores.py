@@ -14,7 +14,9 @@ a session is required and with an empty session otherwise).
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -267,8 +269,10 @@ class HandshakeTests(RedisStoreTestCase):
     C{websockets} library, in a thread) and Redis stopped: answered at once.
     """
 
-    async def listen(self, required: bool) -> None:
-        app = SessionProvider(Greeter(), PHPRedisStore(self.client), required=required)
+    async def listen(self, required: bool, lookupTimeout: float = DEFAULT_LOOKUP_TIMEOUT) -> None:
+        app = SessionProvider(
+            Greeter(), PHPRedisStore(self.client), required=required, lookupTimeout=lookupTimeout
+        )
         self.port = await listenWebSocket(self, app)
 
     def talk(self, sid: str) -> list[str]:
@@ -299,3 +303,20 @@ class HandshakeTests(RedisStoreTestCase):
         self.server.stop()
         await waitUntil(lambda: not self.client.connected)
         self.assertEqual(await deferToThread(self.talk, "abc123"), ["hello nobody", "nobody: hi"])
+
+    async def test_aRedisThatHangsIsAnsweredWithinTheLookupTimeout(self) -> None:
+        """redis-server stopped (SIGSTOP): connected, but no reply ever comes."""
+        sid = phpRedisSession(self, self.server.port, "login", "php", "Ada")
+        await self.listen(required=True, lookupTimeout=0.5)
+        process = self.server._process
+        assert process is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, process.pid, signal.SIGCONT)
+        started = time.monotonic()
+        try:
+            await deferToThread(self.talk, sid)
+        except InvalidStatus as refusal:
+            self.assertEqual(refusal.response.status_code, 503)
+        else:
+            self.fail("accepted without an answer from Redis")
+        self.assertLess(time.monotonic() - started, 3.0)
