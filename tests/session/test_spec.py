@@ -122,6 +122,12 @@ class CommandLineTests(SynchronousTestCase):
         self.assertIs(options.sessionStore(), layer.app.store)
 
     def test_redisClientStopsWithTheService(self) -> None:
+        import twisted.internet
+        from twisted.internet import reactor  # installed, so that it can be patched
+
+        self.assertIsNotNone(reactor)
+        # The client connects through the reactor makeService uses: a fake one.
+        self.patch(twisted.internet, "reactor", MemoryReactorClock())
         options = self.parse("--session", "php+redis://127.0.0.1:6390/0")
         service = makeService(options)
         client = options.sessionStore().client
