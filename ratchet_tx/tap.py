@@ -13,10 +13,12 @@ L{ratchet_tx.commandline}.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import replace
 from ipaddress import ip_network
 from typing import Any
 
+from twisted.application.service import IService
 from twisted.python import usage
 from twisted.web.resource import Resource
 
@@ -25,6 +27,8 @@ from ratchet_tx.flashpolicy import FlashPolicyFactory
 from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
+from ratchet_tx.session.provider import SessionProvider
+from ratchet_tx.session.spec import SessionSpecError, parseSessionSpec, readSecret
 from ratchet_tx.web import StaticFiles
 from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
 from ratchet_tx.websocket.codecs.flashpolicy import ANY_DOMAIN, FlashPolicy
@@ -162,6 +166,35 @@ class Options(usage.Options):
         ],
     ]
 
+    optParameters += [
+        [
+            "session",
+            None,
+            None,
+            "Give the application the web site's session (conn.session), read "
+            "from its store: php+redis://HOST:PORT/DB, django-cache+redis://..."
+            "?allowPickle=yes, flask-session+redis://..., json+redis://..."
+            "?prefix=P, django-signed-cookie, flask-cookie or starlette-cookie "
+            "(see the docs' Sessions and authentication).",
+        ],
+        [
+            "session-secret-file",
+            None,
+            None,
+            "A file whose first line is the web framework's secret key, for the "
+            "signed-cookie stores (else the environment variable "
+            "RATCHET_SESSION_SECRET; never on the command line).",
+        ],
+    ]
+    optFlags += [
+        [
+            "session-required",
+            None,
+            "With --session: refuse sockets without a valid session (401), "
+            "and with 503 while its store cannot be reached.",
+        ],
+    ]
+
     compData = usage.Completions(optActions={"protocol": usage.CompleteList(PROTOCOLS)})
 
     def __init__(self) -> None:
@@ -275,6 +308,7 @@ class Options(usage.Options):
             raise usage.UsageError("--static and --mount need --protocol websocket")
         self._buildSettings()
         self._buildFlashPolicy()
+        self["session-store"] = self._sessionStoreMaker()
         if self["app"] or self["mounts"]:
             cli.currentFolderFirst()
         if raw:
@@ -285,6 +319,20 @@ class Options(usage.Options):
         self["site"] = bool(self["static"] or self["mounts"] or self["application"] is None)
         accessLog = self["access-log"]
         self["accessLog"] = None if accessLog is None else cli.openAccessLog(accessLog)
+
+    def _sessionStoreMaker(self) -> Any:
+        """What makes the --session store, checked now; C{None} without one."""
+        if self["session"] is None:
+            if self["session-required"] or self["session-secret-file"]:
+                raise usage.UsageError(
+                    "--session-required and --session-secret-file need --session"
+                )
+            return None
+        try:
+            secret = readSecret(self["session-secret-file"], os.environ)
+            return parseSessionSpec(self["session"], secret)
+        except SessionSpecError as e:
+            raise usage.UsageError(str(e)) from None
 
     def _buildSettings(self) -> None:
         """Set C{self["websocket"]} and C{self["flow"]} from the options."""
@@ -354,11 +402,29 @@ class Options(usage.Options):
         )
 
     def layerFor(self, app: IApplication) -> WebSocket:
-        """C{app} in a WebSocket layer with these options' settings."""
+        """
+        C{app} in a WebSocket layer with these options' settings (and in a
+        session layer inside it, with C{--session}).
+        """
         settings = self["websocket"]
+        store = self.sessionStore()
+        if store is not None:
+            app = SessionProvider(app, store, required=self["session-required"])
         if not self["subprotocols"]:
             settings = replace(settings, subprotocols=tuple(getattr(app, "subprotocols", ())))
         return WebSocket(app, settings=settings, flashPolicy=self["flash-policy"])
+
+
+    def sessionStore(self) -> Any:
+        """The --session store, made once (its Redis client connects then)."""
+        maker = self.get("session-store")
+        if maker is None:
+            return None
+        if "session-store-made" not in self:
+            from twisted.internet import reactor
+
+            self["session-store-made"] = maker(reactor)
+        return self["session-store-made"]
 
 
 def makeService(options: Options) -> cli.CommandLineService:
@@ -400,7 +466,7 @@ def makeService(options: Options) -> cli.CommandLineService:
     if options["flash-policy"] is not None:
         policy = FlashPolicyFactory(options["flash-policy"], reactor=reactor)
         alsoListen.append((options["flash-policy-listen"], policy))
-    return cli.CommandLineService(
+    service = cli.CommandLineService(
         factory,
         options["listen"],
         reactor,
@@ -408,3 +474,7 @@ def makeService(options: Options) -> cli.CommandLineService:
         servers=servers,
         alsoListen=alsoListen,
     )
+    client = getattr(options.sessionStore(), "client", None)
+    if IService.providedBy(client):
+        client.setServiceParent(service)  # closed at shutdown
+    return service

@@ -9,7 +9,10 @@ The application gets C{conn.session}, a read-only mapping (empty without a
 valid session) with C{reload()}.  Stores read exactly what the frameworks
 write, without importing them: Django (signed cookies, database), Flask and
 Starlette (signed cookies), PHP's session formats (see
-L{ratchet_tx.session.codecs}); anything else provides L{ISessionStore}.
+L{ratchet_tx.session.codecs}), and sessions in Redis (PHP's phpredis handler,
+Django's Redis cache, Flask-Session, plain JSON: L{PHPRedisStore},
+L{DjangoCacheStore}, L{FlaskSessionRedisStore}, L{RedisJSONStore});
+anything else provides L{ISessionStore}.
 """
 
 from ratchet_tx.session.codecs.limits import DEFAULT_LIMITS, Limits
@@ -30,15 +33,23 @@ from ratchet_tx.session.errors import (
 )
 from ratchet_tx.session.interfaces import ISessionStore
 from ratchet_tx.session.provider import DEFAULT_LOOKUP_TIMEOUT, SessionProvider
+from ratchet_tx.session.redisstores import (
+    DjangoCacheStore,
+    FlaskSessionRedisStore,
+    PHPRedisStore,
+    RedisJSONStore,
+)
 from ratchet_tx.session.view import Session, SessionConnection
 
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_LOOKUP_TIMEOUT",
     "BadSignature",
+    "DjangoCacheStore",
     "DjangoDatabaseStore",
     "DjangoSignedCookieStore",
     "FlaskCookieStore",
+    "FlaskSessionRedisStore",
     "ISessionStore",
     "InvalidSession",
     "Limits",
@@ -46,6 +57,8 @@ __all__ = [
     "PHPCustomObject",
     "PHPEnum",
     "PHPObject",
+    "PHPRedisStore",
+    "RedisJSONStore",
     "SerializeHandler",
     "Session",
     "SessionConnection",

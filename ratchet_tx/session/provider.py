@@ -17,8 +17,8 @@ connection in a L{SessionConnection} holding what it found::
   outcome of the lookup            required=False        required=True
   -------------------------------  --------------------  -------------------
   no cookie                        empty session         401
-  a mapping                        that session          that session
-  None, or InvalidSession          empty session, 1 log  401 (1 log line)
+  a mapping with data              that session          that session
+  None, {}, or InvalidSession      empty session, 1 log  401 (1 log line)
   any other failure, or timeout    empty session, 1 log  503 (store's log + refusal)
 
 Then the application's own C{onHandshake}, if any, runs with the wrapped
@@ -211,8 +211,11 @@ class SessionProvider:
 
     @staticmethod
     def _judge(data: Any) -> _Outcome:
+        # An empty session identifies no one: it is what PHP writes back
+        # for a cookie that outlived its logout (session_destroy, then any
+        # page's session_start under the same id).
         if isinstance(data, Mapping):
-            return data, None
+            return (data, None) if data else (None, "an empty session")
         return None, "no such session" if data is None else "the store gave no mapping"
 
     def _storeFailed(self, failure: Failure, conn: Any) -> _Outcome:

@@ -16,6 +16,8 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.support.system import requirePackage
+
 #: The secret of every framework in these tests (and an older one, rotated out).
 SECRET = "ratchet_tx-test-secret-0123456789-abcdefghij"
 OLD_SECRET = "an-older-secret-that-was-rotated-out"
@@ -90,12 +92,17 @@ def flaskCookie(data: Mapping[str, Any], *, secret: str = SECRET,
         session.update(data)
         return "logged in"
 
+    return _flaskLogin(app)
+
+
+def _flaskLogin(app: Any) -> str:
+    """POST to the Flask app's C{/login}; the session cookie it set."""
     client = app.test_client()
     response = client.post("/login")
     assert response.status_code == 200, response
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert cookie is not None, "Flask set no session cookie"
-    return cookie.value
+    return str(cookie.value)
 
 
 def starletteCookie(data: Mapping[str, Any], *, secret: str = SECRET, **options: Any) -> str:
@@ -159,6 +166,77 @@ def runPHP(testCase: SynchronousTestCase, script: str, *args: str, stdin: bytes 
     if result.returncode != 0 or result.stderr:
         testCase.fail(f"php {script} failed ({result.returncode}): {result.stderr.decode()!r}")
     return result.stdout
+
+
+#: The extensions phpredis needs (Debian's php-redis is built with igbinary).
+_PHPREDIS = ("-d", "extension=igbinary", "-d", "extension=redis")
+
+
+def phpRedisSession(testCase: SynchronousTestCase, redisPort: int, action: str,
+                    handler: str, argument: str) -> str:
+    """
+    Run PHP's session module with the phpredis save handler against the
+    Redis on C{redisPort}: C{action} C{"login"} stores a user named
+    C{argument} under C{handler} and returns the new session id;
+    C{"logout"} destroys the session whose id is C{argument}.
+    """
+    requirePackage("php-redis", "the PHP session tests")
+    php = requirePHP(testCase)
+    result = subprocess.run(
+        [php, "-n", *_PHPREDIS, "-d", "session.save_handler=redis",
+         "-d", f'session.save_path="tcp://127.0.0.1:{redisPort}?database=0"',
+         "-d", "session.use_cookies=0", "-d", "display_errors=stderr",
+         "-d", f"error_reporting={_ALL_BUT_DEPRECATED}",
+         os.path.join(PHP_DIR, "redis_session.php"), action, handler, argument],
+        capture_output=True,
+        timeout=60,
+    )
+    if result.returncode != 0 or result.stderr:
+        testCase.fail(f"php redis_session.php failed ({result.returncode}): {result.stderr!r}")
+    return result.stdout.decode("ascii")
+
+
+def djangoCacheSession(redisURL: str, data: Mapping[str, Any]) -> str:
+    """
+    Save C{data} with Django's C{cache} session backend on Django's own
+    Redis cache at C{redisURL}.
+
+    @return: the value Django puts in the C{sessionid} cookie.
+    """
+    return djangoSession(
+        "cache",
+        data,
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                            "LOCATION": redisURL}},
+    )
+
+
+def flaskSessionRedisCookie(redisPort: int, data: Mapping[str, Any], **config: Any) -> str:
+    """
+    Log in to a small Flask app whose sessions Flask-Session keeps in the
+    Redis on C{redisPort}: the view stores C{data} in C{flask.session}.
+
+    @return: the C{session} cookie the response set (the session id).
+    """
+    import redis
+    from flask import Flask, session
+    from flask_session import Session
+
+    app = Flask("ratchet_tx_test_flask_session")
+    app.secret_key = SECRET
+    connection = redis.Redis(host="127.0.0.1", port=redisPort)
+    app.config.update(SESSION_TYPE="redis", SESSION_REDIS=connection, **config)
+    Session(app)
+
+    @app.post("/login")
+    def login() -> str:
+        session.update(data)
+        return "logged in"
+
+    try:
+        return _flaskLogin(app)
+    finally:
+        connection.close()
 
 
 def phpSerializeAll(testCase: SynchronousTestCase, values: list[Any]) -> list[bytes]:

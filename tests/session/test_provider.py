@@ -265,6 +265,14 @@ class NoValidSessionTests(Setup):
         self.assertEqual(self.app.events, [])
         self.assertEqual(self.provider._views, {})
 
+    def test_anEmptySessionIdentifiesNoOne(self) -> None:
+        """What PHP writes back for a cookie that outlived its logout."""
+        self.store.sessions["loggedout"] = {}
+        response = self.harness(required=True).connect().handshake(withCookie("loggedout"))
+        self.assertEqual(response.status, 401)
+        self.assertIn(b"an empty session", response.body)
+        self.assertEqual(self.app.events, [])
+
     def test_requiredAcceptsAValidSession(self) -> None:
         self.harness(required=True).open(withCookie("good"))
         self.assertEqual(dict(self.sessionOf()), DATA)
