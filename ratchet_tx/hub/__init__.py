@@ -14,6 +14,7 @@ from ratchet_tx.hub.commands import Publish, Subscribe, Unsubscribe
 from ratchet_tx.hub.context import currentHub, useHub
 from ratchet_tx.hub.interfaces import IHub
 from ratchet_tx.hub.local import LocalHub
+from ratchet_tx.hub.redis import RedisHub
 from ratchet_tx.hub.values import Delivery, HistoryLost, HistoryPolicy, Member, Offset
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Member",
     "Offset",
     "Publish",
+    "RedisHub",
     "Subscribe",
     "Unsubscribe",
     "currentHub",
