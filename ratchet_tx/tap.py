@@ -22,6 +22,7 @@ from twisted.web.resource import Resource
 
 from ratchet_tx import commandline as cli
 from ratchet_tx.flow import FlowControl
+from ratchet_tx.hub import useHub
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.web import StaticFiles
@@ -95,6 +96,15 @@ class Options(usage.Options):
             "p",
             DEFAULT_PROTOCOL,
             "The protocol to serve the application with: " + ", ".join(PROTOCOLS) + ".",
+        ],
+        [
+            "hub",
+            None,
+            "local",
+            "Where the channels of the hub commands (Subscribe, Publish) live: "
+            "'local' (this process) or redis://host:port/db, which joins every "
+            "process given the same URL.",
+            cli.parseHub,
         ],
         [
             "shutdown-timeout",
@@ -333,6 +343,11 @@ def makeService(options: Options) -> cli.CommandLineService:
             mounts.append((options["path"], app))
         factory, mounted = cli.buildSite(root, mounts, options.layerFor, flow)
         servers += mounted
+    hub = cli.makeHub(options["hub"], reactor)
+    useHub(hub)
+    # After the listeners stopped and the clients closed, so that their
+    # goodbyes (presence) still reach Redis.
+    reactor.addSystemEventTrigger("during", "shutdown", hub.close)
     return cli.CommandLineService(
         factory,
         options["listen"],
