@@ -318,6 +318,11 @@ def makeService(options: Options) -> cli.CommandLineService:
 
     flow = options["flow"]
     app = options["application"]
+    hub = cli.makeHub(options["hub"], reactor)
+    useHub(hub)
+    # After the listeners stopped and the clients closed, so that their
+    # goodbyes (presence) still reach Redis.
+    reactor.addSystemEventTrigger("during", "shutdown", hub.close)
     servers: list[Server]
     factory: Any
     if options["protocol"] == "raw":
@@ -334,7 +339,7 @@ def makeService(options: Options) -> cli.CommandLineService:
         elif not options["mounted"] and app is None:
             from ratchet_tx.demo import demoResource
 
-            root, chat = demoResource(settings=options["websocket"], flow=flow)
+            root, chat = demoResource(hub, settings=options["websocket"], flow=flow)
             servers.append(chat.serverFactory)
         else:
             root = Resource()
@@ -343,11 +348,6 @@ def makeService(options: Options) -> cli.CommandLineService:
             mounts.append((options["path"], app))
         factory, mounted = cli.buildSite(root, mounts, options.layerFor, flow)
         servers += mounted
-    hub = cli.makeHub(options["hub"], reactor)
-    useHub(hub)
-    # After the listeners stopped and the clients closed, so that their
-    # goodbyes (presence) still reach Redis.
-    reactor.addSystemEventTrigger("during", "shutdown", hub.close)
     return cli.CommandLineService(
         factory,
         options["listen"],
