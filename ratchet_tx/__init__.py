@@ -16,6 +16,7 @@ from ratchet_tx.commands import (
     SendMessage,
 )
 from ratchet_tx.connection import ConnectionDecorator, TransportConnection
+from ratchet_tx.hub.commands import Publish, Subscribe, Unsubscribe
 from ratchet_tx.interfaces import IApplication, ICommand, IConnection
 from ratchet_tx.server import Server
 
@@ -32,8 +33,11 @@ __all__ = [
     "ICommand",
     "IConnection",
     "Null",
+    "Publish",
     "SendMessage",
     "Server",
+    "Subscribe",
     "TransportConnection",
+    "Unsubscribe",
     "__version__",
 ]

@@ -684,3 +684,28 @@ def putChildAtPath(root: Resource, path: str, child: Resource) -> None:
             parent.putChild(segment, existing)
         parent = existing
     parent.putChild(segments[-1], child)
+
+
+def parseHub(value: str) -> str:
+    """
+    Check C{--hub}: C{local}, or a C{redis://} or C{unix://} URL that
+    L{ratchet_tx.redis.parseRedisURL} reads.
+    """
+    if value == "local":
+        return value
+    from ratchet_tx.redis.url import parseRedisURL
+
+    try:
+        parseRedisURL(value)
+    except ValueError as e:
+        raise usage.UsageError(f"--hub takes 'local' or a redis:// URL: {e}") from None
+    return value
+
+
+def makeHub(value: str, reactor: Any) -> Any:
+    """The hub C{--hub} names (see L{parseHub})."""
+    from ratchet_tx.hub import LocalHub, RedisHub
+
+    if value == "local":
+        return LocalHub()
+    return RedisHub(value, reactor=reactor)

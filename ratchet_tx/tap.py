@@ -25,6 +25,7 @@ from twisted.web.resource import Resource
 from ratchet_tx import commandline as cli
 from ratchet_tx.flashpolicy import FlashPolicyFactory
 from ratchet_tx.flow import FlowControl
+from ratchet_tx.hub import useHub
 from ratchet_tx.interfaces import IApplication
 from ratchet_tx.server import Server
 from ratchet_tx.session.provider import SessionProvider
@@ -118,6 +119,15 @@ class Options(usage.Options):
             "port, such as 843, or endpoint, such as tcp:843:interface=192.0.2.1; "
             "the WebSocket ports then answer policy requests too. It allows "
             "the --listen ports, from every --flash-policy-domain. Default: off.",
+        ],
+        [
+            "hub",
+            None,
+            "local",
+            "Where the channels of the hub commands (Subscribe, Publish) live: "
+            "'local' (this process) or redis://host:port/db, which joins every "
+            "process given the same URL.",
+            cli.parseHub,
         ],
         [
             "shutdown-timeout",
@@ -433,6 +443,11 @@ def makeService(options: Options) -> cli.CommandLineService:
 
     flow = options["flow"]
     app = options["application"]
+    hub = cli.makeHub(options["hub"], reactor)
+    useHub(hub)
+    # After the listeners stopped and the clients closed, so that their
+    # goodbyes (presence) still reach Redis.
+    reactor.addSystemEventTrigger("during", "shutdown", hub.close)
     servers: list[Server]
     factory: Any
     if options["protocol"] == "raw":
@@ -449,7 +464,7 @@ def makeService(options: Options) -> cli.CommandLineService:
         elif not options["mounted"] and app is None:
             from ratchet_tx.demo import demoResource
 
-            root, chat = demoResource(settings=options["websocket"], flow=flow)
+            root, chat = demoResource(hub, settings=options["websocket"], flow=flow)
             servers.append(chat.serverFactory)
         else:
             root = Resource()

@@ -18,6 +18,8 @@ from typing import Any
 from twisted.web.resource import Resource
 
 from ratchet_tx.demo.app import DemoChat
+from ratchet_tx.demo.room import HubDemoChat
+from ratchet_tx.hub.interfaces import IHub
 from ratchet_tx.web import StaticFiles, WebSocketResource
 
 __all__ = ["STATIC", "DemoChat", "demoResource"]
@@ -35,9 +37,15 @@ _CONTENT_SECURITY_POLICY = (
 )
 
 
-def demoResource(**websocketSettings: Any) -> tuple[Resource, WebSocketResource]:
+def demoResource(
+    hub: IHub | None = None, **websocketSettings: Any
+) -> tuple[Resource, WebSocketResource]:
     """
     The demo site: the chat page at C{/}, L{DemoChat} at C{/ws}.
+
+    @param hub: the room's hub: with one, the room is a
+        L{ratchet_tx.demo.room.HubDemoChat} on it (shared by every process
+        of the hub); without, a L{DemoChat} of its own.
 
     @param websocketSettings: for the WebSocket layer, as
         L{ratchet_tx.websocket.WebSocket} takes them (C{settings=} or the
@@ -46,6 +54,7 @@ def demoResource(**websocketSettings: Any) -> tuple[Resource, WebSocketResource]
         C{/ws} (its C{serverFactory.closeAll} closes the chat's clients).
     """
     root = StaticFiles(str(STATIC), {b"content-security-policy": _CONTENT_SECURITY_POLICY})
-    chat = WebSocketResource(DemoChat(), **websocketSettings)
+    app = DemoChat() if hub is None else HubDemoChat(hub)
+    chat = WebSocketResource(app, **websocketSettings)
     root.putChild(WEBSOCKET_CHILD, chat)
     return root, chat

@@ -154,6 +154,9 @@
     chat: showChat,
     error: function (message) {
       notice(message.error, "error");
+    },
+    lost: function () {
+      notice("Some messages sent while you were away could not be shown.", "error");
     }
   };
 
@@ -177,12 +180,15 @@
     return true;
   }
 
+  // The offset of the last chat message seen: a reconnection resumes from it.
+  var lastOffset = null;
+
   function connect() {
     setStatus("connecting", "connecting…");
     me = null;
     names = null;
     try {
-      socket = new WebSocket(url);
+      socket = new WebSocket(lastOffset ? url + "?since=" + encodeURIComponent(lastOffset) : url);
     } catch (e) {
       reconnectLater(null);
       return;
@@ -199,6 +205,7 @@
       } catch (e) {
         return;
       }
+      if (message && typeof message.offset === "string") { lastOffset = message.offset; }
       var handle = message && handlers.hasOwnProperty(message.type) && handlers[message.type];
       if (handle) { handle(message); }
     };
