@@ -10,10 +10,9 @@ everything else::
 
 from __future__ import annotations
 
-from typing import Any
-
 import inspect
 import socket
+from typing import Any
 
 from twisted.internet import endpoints, tcp
 from twisted.internet.defer import Deferred, execute
@@ -29,7 +28,6 @@ from ratchet_tx.transport.tcp import WriteThroughPort
 
 #: Twisted's default listen backlog.
 DEFAULT_BACKLOG = 50
-
 
 
 def _reusePortSupported() -> bool:
@@ -48,7 +46,8 @@ REUSE_PORT_SUPPORTED = _reusePortSupported()
 class TCPServerEndpoint:
     """
     A TCP server endpoint whose connections use L{WriteThroughServer}: the
-    same arguments as Twisted's L{twisted.internet.endpoints.TCP4ServerEndpoint} (an IPv6 C{interface}
+    same arguments as Twisted's
+    L{twisted.internet.endpoints.TCP4ServerEndpoint} (an IPv6 C{interface}
     such as C{"::1"} listens on IPv6).
 
     On a reactor that does not watch file descriptors the POSIX way (one
@@ -75,8 +74,7 @@ class TCPServerEndpoint:
     ) -> None:
         if reusePort and not REUSE_PORT_SUPPORTED:
             raise ValueError(
-                "reusePort needs SO_REUSEPORT and Twisted 26.10 or later (makeBinding's "
-                "reusePort)"
+                "reusePort needs SO_REUSEPORT and Twisted 26.10 or later (makeBinding's reusePort)"
             )
         self._reactor = reactor
         self.port = port

@@ -38,7 +38,10 @@ def workerObserver(stream: IO[str] | None = None) -> ILogObserver:
     as JSON, on the real stdout (twistd redirects C{sys.stdout} into the
     log once logging begins).
     """
-    return jsonFileLogObserver(stream if stream is not None else sys.__stdout__)
+    if stream is None:
+        stream = sys.__stdout__
+        assert stream is not None
+    return jsonFileLogObserver(stream)
 
 
 class LogRelay:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.workers.test_supervisor -*-
+# -*- test-case-name: tests.workers.test_workers -*-
 """
 The supervisor of C{twistd ratchet --workers N}: N worker processes, each a
 C{twistd -n ratchet} of its own on the shared port, restarted when one dies,
@@ -162,9 +162,7 @@ class WorkerSupervisor(Service):
             return stopped
         for worker in list(self.workers.values()):
             _signal(worker.transport, "TERM")
-        killer = self._reactor.callLater(
-            self.shutdownTimeout + EXIT_GRACE, self._killStragglers
-        )
+        killer = self._reactor.callLater(self.shutdownTimeout + EXIT_GRACE, self._killStragglers)
         stopped.addBoth(_cancelled, killer)
         return stopped
 
