@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 
 from twisted.trial.unittest import TestCase
@@ -96,6 +97,24 @@ class WorkersTests(TestCase):
         for pid in workerPids:
             self.assertFalse(os.path.exists(f"/proc/{pid}/status") and _alive(pid), pid)
 
+    def test_workersStopWhenTheSupervisorIsKilled(self) -> None:
+        proc = startWorkers(self, 2)
+        workerPids = {int(pid) for _, pid in _SERVING.findall(proc.log())}
+        client, _ = ask(proc.port, "orphan")
+        os.kill(proc.pid, signal.SIGKILL)
+        close = client.recv(timeout=15)
+        self.assertIsInstance(close, Close)
+        self.assertEqual(close.code, 1001)
+        client.abort()
+        deadline = time.monotonic() + 15
+        while any(_exists(pid) for pid in workerPids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual([pid for pid in workerPids if _exists(pid)], [])
+
+
+def _exists(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}/status") and _alive(pid)
+
 
 def _alive(pid: int) -> bool:
     with open(f"/proc/{pid}/status") as status:
@@ -122,6 +141,24 @@ class WorkersOptionTests(TestCase):
         self.assertIn("needs a hub that spans processes", line)
         line = self.assertRefusedInOneLine("--workers", "2", "--hub", "local")
         self.assertIn("needs a hub that spans processes", line)
+
+    def test_aPortInUseIsOneLineFromTheSupervisor(self) -> None:
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = runTwistd(
+            "-n", "--pidfile=", "ratchet", "--workers", "2", "--hub", "redis://127.0.0.1:1/0",
+            "--listen", f"tcp:{port}:interface=127.0.0.1", separateStderr=True,
+        )  # fmt: skip
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(
+            result.stderr.strip(),
+            f"twistd ratchet: cannot listen on tcp:{port}:interface=127.0.0.1: "
+            "address already in use",
+        )
+        self.assertNotIn("Worker 1 started", result.stdout)
 
     def test_listenersOtherThanTcpAreRefused(self) -> None:
         line = self.assertRefusedInOneLine(
