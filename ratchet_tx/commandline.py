@@ -436,14 +436,22 @@ class CommandLineService(ServerService):
             try:
                 listener.privilegedStartService()
             except CannotListenError as e:
-                failed = ListenFailed(f"{description}: {_reason(e)}")
-                log.error("Cannot listen on {failed}", failed=failed)
-                _printAtTopWithoutTraceback(ListenFailed, "cannot listen on ")
-                raise failed from None
+                raise listenFailed(description, e) from None
 
     def startService(self) -> None:
         self.privilegedStartService()
         super().startService()
+
+
+def listenFailed(description: str, error: CannotListenError) -> ListenFailed:
+    """
+    The L{ListenFailed} for C{description}, logged, and printed as one line
+    without a traceback should it end the program.
+    """
+    failed = ListenFailed(f"{description}: {_reason(error)}")
+    log.error("Cannot listen on {failed}", failed=failed)
+    _printAtTopWithoutTraceback(ListenFailed, "cannot listen on ")
+    return failed
 
 
 def _reason(error: CannotListenError) -> str:

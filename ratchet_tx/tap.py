@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from dataclasses import replace
 from ipaddress import ip_network
 from typing import Any
 
-from twisted.application.service import IService
+from twisted.application.service import IService, MultiService
 from twisted.python import usage
 from twisted.web.resource import Resource
 
@@ -36,6 +37,10 @@ from ratchet_tx.websocket.codecs.flashpolicy import ANY_DOMAIN, FlashPolicy
 from ratchet_tx.websocket.codecs.handshake import ALL_VERSIONS, WebSocketVersion
 from ratchet_tx.websocket.layer import WebSocket
 from ratchet_tx.websocket.settings import DEFAULT_DEFLATE, NO_DEFLATE, Settings
+from ratchet_tx.workers.command import workerArguments, workerCommand
+from ratchet_tx.workers.service import WorkersService
+from ratchet_tx.workers.supervisor import WORKER_ENVIRONMENT
+from ratchet_tx.workers.watch import SupervisorWatch
 
 PROTOCOLS = ("websocket", "raw")
 DEFAULT_PROTOCOL = "websocket"
@@ -136,6 +141,15 @@ class Options(usage.Options):
             "Seconds to wait for clients to close when the server stops.",
             cli.numberParser("shutdown-timeout", float, allowZero=True),
         ],
+        [
+            "workers",
+            None,
+            1,
+            "Serve from this many processes on the same port (tcp: listeners, "
+            "SO_REUSEPORT); a worker that dies is restarted.  More than 1 needs "
+            "--hub redis://...",
+            cli.numberParser("workers", int, allowZero=False),
+        ],
         *(option.definition() for option in _GENERATED if not option.isFlag),
         [
             "deflate-window-bits",
@@ -228,6 +242,7 @@ class Options(usage.Options):
 
         @raise usage.UsageError: on a usage error, without a parent.
         """
+        self.arguments = list(sys.argv[1:] if options is None else options)
         try:
             super().parseOptions(options)
         except usage.UsageError as error:
@@ -312,6 +327,8 @@ class Options(usage.Options):
             self["listen"] = [DEMO_LISTEN if demo else DEFAULT_LISTEN]
         for description in self["listen"]:
             cli.checkEndpoint(description)
+        if self["workers"] > 1:
+            checkWorkers(self["listen"], self.get("hub"))
         if not self["path"].startswith("/"):
             raise usage.UsageError(f"--path must start with /, not {self['path']!r}")
         if raw and (self["static"] or self["mounts"]):
@@ -437,10 +454,72 @@ class Options(usage.Options):
         return self["session-store-made"]
 
 
-def makeService(options: Options) -> cli.CommandLineService:
+def _spansProcesses(hub: object) -> bool:
+    """Whether the C{--hub} value is one that joins several processes."""
+    if isinstance(hub, str):
+        return hub.startswith(("redis://", "rediss://", "unix://"))
+    return hub is not None and type(hub).__name__ != "LocalHub"
+
+
+def checkWorkers(listen: list[str], hub: object) -> None:
+    """
+    Refuse C{--workers} above 1 where it cannot work: with the local hub
+    (each worker would be a world of its own), on listeners other than
+    C{tcp:}, or without C{SO_REUSEPORT}.
+
+    @raise usage.UsageError: with the reason, in one line.
+    """
+    from ratchet_tx.transport.endpoint import REUSE_PORT_SUPPORTED
+    from ratchet_tx.workers.listen import checkShareable
+
+    if not _spansProcesses(hub):
+        raise usage.UsageError(
+            "--workers above 1 needs a hub that spans processes (--hub redis://HOST:PORT/DB): "
+            "with the local hub each worker's channels stay in that worker"
+        )
+    if not REUSE_PORT_SUPPORTED:
+        raise usage.UsageError("--workers above 1 needs SO_REUSEPORT and Twisted 26.10 or later")
+    for description in listen:
+        try:
+            checkShareable(description)
+        except ValueError as e:
+            raise usage.UsageError(f"--listen {description}: {e}") from None
+
+
+def makeService(options: Options) -> Any:
     """Build the service C{twistd ratchet} runs from its C{options}."""
     from twisted.internet import reactor
 
+    if options["workers"] > 1:
+        return _workersService(options, reactor)
+    if os.environ.get(WORKER_ENVIRONMENT):
+        service = MultiService()
+        _singleService(options, reactor).setServiceParent(service)
+        SupervisorWatch(reactor).setServiceParent(service)
+        return service
+    return _singleService(options, reactor)
+
+
+def _workersService(options: Options, reactor: Any) -> WorkersService:
+    parent = options.parent
+    reactorName = parent.get("reactor") if parent is not None else None
+    subCommand = getattr(parent, "subCommand", None) or "ratchet"
+
+    def command(listen: list[str]) -> list[str]:
+        arguments = workerArguments(options, options.arguments, listen)
+        return workerCommand(subCommand, arguments, reactorName)
+
+    return WorkersService(
+        options["listen"],
+        options["workers"],
+        command,
+        reactor,
+        shutdownTimeout=options["shutdown-timeout"],
+        listenFailed=cli.listenFailed,
+    )
+
+
+def _singleService(options: Options, reactor: Any) -> cli.CommandLineService:
     flow = options["flow"]
     app = options["application"]
     hub = cli.makeHub(options["hub"], reactor)

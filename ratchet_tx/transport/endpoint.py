@@ -10,9 +10,11 @@ everything else::
 
 from __future__ import annotations
 
+import inspect
+import socket
 from typing import Any
 
-from twisted.internet import endpoints
+from twisted.internet import endpoints, tcp
 from twisted.internet.defer import Deferred, execute
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -26,6 +28,18 @@ from ratchet_tx.transport.tcp import WriteThroughPort
 
 #: Twisted's default listen backlog.
 DEFAULT_BACKLOG = 50
+
+
+def _reusePortSupported() -> bool:
+    makeBinding = getattr(tcp, "makeBinding", None)
+    if makeBinding is None or not hasattr(socket, "SO_REUSEPORT"):
+        return False
+    return "reusePort" in inspect.signature(makeBinding).parameters
+
+
+#: Whether a port can be shared by several processes here: the platform has
+#: C{SO_REUSEPORT} and Twisted's C{makeBinding} sets it (Twisted 26.10).
+REUSE_PORT_SUPPORTED = _reusePortSupported()
 
 
 @implementer(IStreamServerEndpoint)
@@ -44,15 +58,29 @@ class TCPServerEndpoint:
     @ivar port: the port number (0: any free port).
     @ivar backlog: the size of the listen queue.
     @ivar interface: the address to listen on (C{""}: every IPv4 address).
+    @ivar reusePort: whether to set C{SO_REUSEPORT}, so that several
+        processes listen on the port and the kernel spreads the connections
+        over them (L{ratchet_tx.workers}); needs Twisted's
+        C{makeBinding(reusePort=True)}, from Twisted 26.10.
     """
 
     def __init__(
-        self, reactor: Any, port: int, backlog: int = DEFAULT_BACKLOG, interface: str = ""
+        self,
+        reactor: Any,
+        port: int,
+        backlog: int = DEFAULT_BACKLOG,
+        interface: str = "",
+        reusePort: bool = False,
     ) -> None:
+        if reusePort and not REUSE_PORT_SUPPORTED:
+            raise ValueError(
+                "reusePort needs SO_REUSEPORT and Twisted 26.10 or later (makeBinding's reusePort)"
+            )
         self._reactor = reactor
         self.port = port
         self.backlog = backlog
         self.interface = interface
+        self.reusePort = reusePort
 
     def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
         """Listen with C{protocolFactory}; fires with the listening port."""
@@ -60,18 +88,22 @@ class TCPServerEndpoint:
 
     def _listen(self, factory: IProtocolFactory) -> IListeningPort:
         if not isinstance(self._reactor, PosixReactorBase):
-            port: IListeningPort = self._reactor.listenTCP(
+            if self.reusePort:
+                raise ValueError("reusePort needs a POSIX reactor")
+            plain: IListeningPort = self._reactor.listenTCP(
                 self.port, factory, backlog=self.backlog, interface=self.interface
             )
-            return port
-        listening = WriteThroughPort(
-            self.port, factory, self.backlog, self.interface, self._reactor
-        )
+            return plain
+        port: Any = self.port
+        if self.reusePort:
+            port = tcp.makeBinding(self.interface, self.port, reuseAddress=True, reusePort=True)
+        listening = WriteThroughPort(port, factory, self.backlog, self.interface, self._reactor)
         listening.startListening()
         return listening
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.interface or '*'}:{self.port}>"
+        shared = " reusePort" if self.reusePort else ""
+        return f"<{type(self).__name__} {self.interface or '*'}:{self.port}{shared}>"
 
 
 def serverFromString(reactor: Any, description: str) -> IStreamServerEndpoint:
@@ -79,7 +111,8 @@ def serverFromString(reactor: Any, description: str) -> IStreamServerEndpoint:
     The server endpoint a description names, as Twisted's
     L{twisted.internet.endpoints.serverFromString} reads it, but a C{tcp:}
     one (C{tcp:PORT}, with C{interface=} and C{backlog=} if given) is a
-    L{TCPServerEndpoint}.
+    L{TCPServerEndpoint}; C{reusePort=yes} there sets C{SO_REUSEPORT}
+    (L{TCPServerEndpoint.reusePort}).
 
     @raise ValueError: the description does not parse (as from Twisted).
     @raise TypeError: a C{tcp:} description has an unknown parameter.
@@ -92,10 +125,16 @@ def serverFromString(reactor: Any, description: str) -> IStreamServerEndpoint:
 
 
 def _tcp(
-    reactor: Any, port: str, interface: str = "", backlog: str = str(DEFAULT_BACKLOG)
+    reactor: Any,
+    port: str,
+    interface: str = "",
+    backlog: str = str(DEFAULT_BACKLOG),
+    reusePort: str = "no",
 ) -> TCPServerEndpoint:
-    """The endpoint of C{tcp:PORT:interface=...:backlog=...}."""
-    return TCPServerEndpoint(reactor, int(port), int(backlog), interface)
+    """The endpoint of C{tcp:PORT:interface=...:backlog=...:reusePort=yes}."""
+    if reusePort not in ("yes", "no"):
+        raise ValueError(f"reusePort takes yes or no, not {reusePort!r}")
+    return TCPServerEndpoint(reactor, int(port), int(backlog), interface, reusePort == "yes")
 
 
 def parseDescription(description: str) -> tuple[list[str], dict[str, str]]:

@@ -277,3 +277,33 @@ class PayloadTypes:
 
     def onError(self, conn: IConnection, failure: Any) -> None:
         pass
+
+
+@implementer(IApplication)
+class PidReporter:
+    """
+    For workers tests: answers every message with C{"NAME pid PID"}, the
+    message being the client's name and PID this process's, and logs
+    C{"onClose NAME"} when a named client goes.
+    """
+
+    def __init__(self) -> None:
+        self.names: dict[IConnection, str] = {}
+
+    def onOpen(self, conn: IConnection) -> None:
+        pass
+
+    def onMessage(self, conn: IConnection, message: str | bytes) -> None:
+        import os
+
+        name = message if isinstance(message, str) else message.decode()
+        self.names[conn] = name
+        conn.send(f"{name} pid {os.getpid()}")
+
+    def onClose(self, conn: IConnection) -> None:
+        from twisted.logger import Logger
+
+        Logger().info("onClose {name}", name=self.names.pop(conn, "?"))
+
+    def onError(self, conn: IConnection, failure: Any) -> None:
+        pass

@@ -85,6 +85,25 @@ class ServerFromStringTests(SynchronousTestCase):
         endpoint = tcpEndpoint(r"tcp:0:interface=\:\:1")
         self.assertEqual(endpoint.interface, "::1")
 
+    def test_tcpReusePort(self) -> None:
+        self.assertTrue(tcpEndpoint("tcp:0:reusePort=yes").reusePort)
+        self.assertFalse(tcpEndpoint("tcp:0:reusePort=no").reusePort)
+        self.assertFalse(tcpEndpoint("tcp:0").reusePort)
+        self.assertRaises(ValueError, serverFromString, reactor, "tcp:0:reusePort=maybe")
+
+    def test_twoReusePortListenersShareAPort(self) -> None:
+        """C{reusePort=yes} sets C{SO_REUSEPORT}: a second listener may bind the port."""
+        first = tcpEndpoint("tcp:0:interface=127.0.0.1:reusePort=yes")
+        port = self.successResultOf(first.listen(Factory.forProtocol(Protocol)))
+        self.addCleanup(port.stopListening)
+        number = port.getHost().port
+        second = tcpEndpoint(f"tcp:{number}:interface=127.0.0.1:reusePort=yes")
+        other = self.successResultOf(second.listen(Factory.forProtocol(Protocol)))
+        self.addCleanup(other.stopListening)
+        self.assertEqual(other.getHost().port, number)
+        plain = tcpEndpoint(f"tcp:{number}:interface=127.0.0.1")
+        self.failureResultOf(plain.listen(Factory.forProtocol(Protocol)), CannotListenError)
+
     def test_tcpErrors(self) -> None:
         """What Twisted refuses, refused the same way."""
         self.assertRaises(ValueError, serverFromString, reactor, "tcp:notaport")
