@@ -114,7 +114,13 @@ def carryOut(
                 f"a callback returned {result!r}; expected None, a command, "
                 "a Deferred or a coroutine"
             )
-        followUp = result.execute()
+        if getattr(result, "takesErrorHandler", False):
+            execute: Any = result.execute
+            followUp = execute(
+                lambda target, failure: _fail(app, target, handlingError, failure)
+            )
+        else:
+            followUp = result.execute()
     except Exception:
         target = getattr(result, "conn", None)
         _fail(app, target if IConnection.providedBy(target) else conn, handlingError, Failure())

@@ -16,9 +16,11 @@ C{onError} for the connection whose callback returned the command.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ratchet_tx.hub.context import currentHub
@@ -64,10 +66,22 @@ class Subscribe:
         self.render = render
         self.hub = hub
 
-    def execute(self) -> Deferred[None]:
+    #: L{ratchet_tx.dispatch.carryOut} passes C{execute} the application's
+    #: error handler: a message that cannot be sent to the subscriber later
+    #: goes to the application's C{onError}, as a L{Broadcast}'s does.
+    takesErrorHandler = True
+
+    def execute(
+        self, onError: Callable[[IConnection, Failure], object] | None = None
+    ) -> Deferred[None]:
         hub = self.hub if self.hub is not None else currentHub()
         return hub.subscribe(
-            self.conn, self.channel, since=self.since, info=self.info, render=self.render
+            self.conn,
+            self.channel,
+            since=self.since,
+            info=self.info,
+            render=self.render,
+            onError=onError,
         ).addCallback(_nothing)
 
     def __repr__(self) -> str:

@@ -33,7 +33,7 @@ class IHub(Interface):
         C{"<nodeId>.<conn.id>"}.
         """
 
-    def subscribe(conn, channel, since=None, info=None, render=None):
+    def subscribe(conn, channel, since=None, info=None, render=None, onError=None):
         """
         Add C{conn} to C{channel}, until L{unsubscribe} or until it closes.
 
@@ -47,6 +47,10 @@ class IHub(Interface):
             C{conn} is sent (C{str} or C{bytes}); by default the message as
             published.  Called once per message for all the receivers that
             share it, so a client can be told each message's offset.
+        @param onError: told C{(conn, failure)} when a message cannot be sent
+            to C{conn} (a Hixie peer and a binary message, say); logged when
+            C{None}.  L{ratchet_tx.hub.Subscribe} passes the subscribing
+            application's C{onError}.
         @return: a Deferred that fires with C{None} once C{conn} is live in
             the channel, or fails with L{ratchet_tx.hub.HistoryLost} (after
             going live) when what it missed cannot be replayed.

@@ -42,6 +42,9 @@ from ratchet_tx.interfaces import IConnection
 #: Turns a delivery into what a receiver is sent.
 Render = Callable[[Delivery], Message]
 
+#: Told C{(conn, failure)} when a message cannot be sent to C{conn}.
+SendFailed = Callable[[IConnection, Failure], object]
+
 log = Logger()
 
 
@@ -62,12 +65,22 @@ class Subscription:
         deliveries that wait; C{None} once it is live.
     @ivar floor: the last offset it was replayed, until the room delivers
         past it.
+    @ivar onError: told C{(conn, failure)} when a message cannot be sent to
+        it (the subscribing application's C{onError}); C{None}: logged.
     """
 
-    __slots__ = ("conn", "floor", "info", "memberId", "render", "waiting")
+    __slots__ = ("conn", "floor", "info", "memberId", "onError", "render", "waiting")
 
-    def __init__(self, conn: IConnection, memberId: str, info: Any, render: Render | None) -> None:
+    def __init__(
+        self,
+        conn: IConnection,
+        memberId: str,
+        info: Any,
+        render: Render | None,
+        onError: SendFailed | None = None,
+    ) -> None:
         self.conn = conn
+        self.onError = onError
         self.memberId = memberId
         self.info = info
         self.render = render
@@ -75,8 +88,15 @@ class Subscription:
         self.floor: Offset | None = None
 
 
-def _reportSendFailure(conn: IConnection | None, failure: Failure) -> None:
-    log.failure("Sending a channel's message to {conn!r} failed", failure, conn=conn)
+def _reportSendFailure(
+    subscription: Subscription | None, conn: IConnection, failure: Failure
+) -> None:
+    """Tell the subscriber's application, or log it when there is none to tell."""
+    onError = None if subscription is None else subscription.onError
+    if onError is None:
+        log.failure("Sending a channel's message to {conn!r} failed", failure, conn=conn)
+    else:
+        onError(conn, failure)
 
 
 def render(subscription: Subscription, delivery: Delivery) -> Message:
@@ -144,7 +164,11 @@ class Room:
                     count=len(conns),
                 )
                 continue
-            Broadcast(conns, message).execute(_reportSendFailure)
+            Broadcast(conns, message).execute(self._sendFailed)
+
+    def _sendFailed(self, conn: IConnection | None, failure: Failure) -> None:
+        assert conn is not None  # Broadcast names the receiver
+        _reportSendFailure(self.subscriptions.get(conn), conn, failure)
 
 
 class BaseHub(Service):
@@ -193,6 +217,7 @@ class BaseHub(Service):
         since: Offset | str | None = None,
         info: Any = None,
         render: Render | None = None,
+        onError: SendFailed | None = None,
     ) -> Deferred[None]:
         """See L{ratchet_tx.hub.IHub.subscribe}."""
         start = Offset.parse(since) if since is not None else None
@@ -204,12 +229,13 @@ class BaseHub(Service):
             room = self.rooms[channel] = Room(channel)
         subscription = room.subscriptions.get(conn)
         if subscription is None:
-            subscription = Subscription(conn, self.memberId(conn), info, render)
+            subscription = Subscription(conn, self.memberId(conn), info, render, onError)
             room.subscriptions[conn] = subscription
             self._watch(conn).add(channel)
         else:
             subscription.info = info
             subscription.render = render
+            subscription.onError = onError
         room.changed()
         if start is not None:
             subscription.waiting = []
@@ -247,7 +273,7 @@ class BaseHub(Service):
         try:
             subscription.conn.send(render(subscription, delivery))
         except Exception:
-            _reportSendFailure(subscription.conn, Failure())
+            _reportSendFailure(subscription, subscription.conn, Failure())
 
     def _goLive(self, room: Room, subscription: Subscription, floor: Offset | None) -> None:
         """Send what waited (after C{floor}), then let the room deliver to it."""

@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from ratchet_tx.commands import Composite, SendMessage
 from ratchet_tx.examples.chat import Chat
+from ratchet_tx.hub import LocalHub, useHub
 from ratchet_tx.websocket import BinaryNotSupported
 from ratchet_tx.websocket.codecs import hixie, hybi
 from ratchet_tx.websocket.codecs.events import Close
@@ -50,6 +51,8 @@ class BroadcastTests(SynchronousTestCase):
         self.patch(hybi, "encodeText", self.hybiText)
         self.patch(hybi, "encodeBinary", self.hybiBinary)
         self.patch(hixie, "encodeText", self.hixieText)
+        # The chat example's room lives in the process's hub: each test its own.
+        self.addCleanup(useHub, useHub(LocalHub()))
 
     def everyGeneration(self, harness: Harness) -> tuple[list[Peer], list[Peer]]:
         """Connect three RFC 6455, two HyBi-10, one HyBi-07, three Hixie clients."""
