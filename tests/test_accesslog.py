@@ -10,6 +10,8 @@ import io
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -170,7 +172,9 @@ class ServerTests(TestCase):
 
 class CommandLineTests(SynchronousTestCase):
     def test_twistdWritesTheAccessLog(self) -> None:
-        path = os.path.abspath(self.mktemp())
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "access.log")
         proc = TwistdProcess.start("--app", "ratchet_tx.examples.echo:Echo", "--access-log", path)
         self.addCleanup(proc.stop)
         from websockets.sync.client import connect as websocketsConnect
