@@ -43,7 +43,7 @@ from ratchet_tx.hub.rooms import BaseHub, Room, Subscription
 from ratchet_tx.hub.values import Delivery, HistoryLost, HistoryPolicy, Member, Message, Offset
 from ratchet_tx.redis.client import RedisClient
 from ratchet_tx.redis.errors import RedisUnavailable
-from ratchet_tx.redis.subscriber import RedisSubscriber
+from ratchet_tx.redis.subscriber import PING_INTERVAL, RedisSubscriber
 
 #: How often a process says it is alive, in seconds.
 HEARTBEAT = 5.0
@@ -90,6 +90,7 @@ class RedisHub(BaseHub):
         prefix: str = "ratchet",
         heartbeat: float = HEARTBEAT,
         nodeId: str | None = None,
+        pingInterval: float = PING_INTERVAL,
         **options: Any,
     ) -> None:
         """
@@ -98,6 +99,11 @@ class RedisHub(BaseHub):
         @param prefix: the first part of every key and channel name.
         @param heartbeat: how often this process says it is alive; its
             members vanish from presence within two once it is gone.
+        @param pingInterval: how often the subscriber's connection is
+            checked with C{PING}, in seconds: a Redis that vanished without
+            closing it (a host cut off, not stopped) is noticed within this
+            plus C{commandTimeout}.  The client's connection needs no check:
+            the heartbeat's commands time out.
         @param options: for L{RedisClient} and L{RedisSubscriber}.
         """
         super().__init__(policy, nodeId)
@@ -114,7 +120,12 @@ class RedisHub(BaseHub):
         self._byPubSub: dict[bytes, str] = {}
         self.client = RedisClient(reactor, url, **options)
         self.subscriber = RedisSubscriber(
-            reactor, url, self._received, onReconnect=self._reconnected, **options
+            reactor,
+            url,
+            self._received,
+            onReconnect=self._reconnected,
+            pingInterval=pingInterval,
+            **options,
         )
         self._nodeKey = f"{prefix}:node:{self.nodeId}"
         self._beat = LoopingCall(self._heartbeat)
