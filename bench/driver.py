@@ -17,6 +17,7 @@ Nothing here talks to anything but 127.0.0.0/8; every run is bounded in time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -63,10 +64,19 @@ QUIET_BUDGET_RUNS = 10
 class ServerSpec:
     name: str
     description: str
-    argv: object  # (port, scenario) -> list[str]
+    # (port, scenario) -> list[str]; with redis, REDIS_URL in it (and in env's
+    # values) stands for the URL of the run's redis-server.
+    argv: object
     env: object = field(default_factory=dict)  # a dict, or a function returning one
     raw: bool = False  # raw TCP: the generator sends bytes, no WebSocket
     deflate: bool = True  # speaks permessage-deflate (else n/a in scenarios that need it)
+    processes: int = 1  # server processes, each on its own port
+    redis: bool = False  # needs a redis-server (started by the driver for each run)
+    only: tuple = ()  # the scenarios it takes part in (empty: all)
+
+
+#: Stands for the run's Redis URL in a ServerSpec's argv and env.
+REDIS_URL = "{redis}"
 
 
 # ratchet_tx runs from a copy of the work tree taken when the driver starts
@@ -74,15 +84,21 @@ class ServerSpec:
 ratchet_root = REPO
 
 
+#: The benchmark's ratchet_tx applications, taken into every snapshot.
+APP_MODULES = ("apps.py", "hubapps.py")
+
+
 def snapshot_ratchet(into: Path) -> None:
-    """Copy ratchet_tx, its twistd plugin and bench/apps.py into a folder
-    that then stands in for the repository on the servers' PYTHONPATH."""
+    """Copy ratchet_tx, its twistd plugin and bench's application modules
+    (APP_MODULES) into a folder that then stands in for the repository on
+    the servers' PYTHONPATH."""
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "dropin.cache")
     shutil.copytree(REPO / "ratchet_tx", into / "ratchet_tx", ignore=skip)
     (into / "twisted" / "plugins").mkdir(parents=True)
     shutil.copy2(REPO / "twisted" / "plugins" / "ratchet_plugin.py", into / "twisted" / "plugins")
     (into / "bench").mkdir()
-    shutil.copy2(BENCH / "apps.py", into / "bench")
+    for name in APP_MODULES:
+        shutil.copy2(BENCH / name, into / "bench")
     build_speedups(into / "ratchet_tx" / "websocket" / "codecs")
     global ratchet_root
     ratchet_root = into
@@ -106,15 +122,20 @@ def snapshot_revision(commit: str, into: Path) -> None:
     """
     ratchet_tx as committed at C{commit}, laid out as snapshot_ratchet lays
     out the work tree (git archive of the same paths) and built the same way.
-    A revision without bench/apps.py gets today's.
+    A revision without one of the application modules (APP_MODULES) gets
+    today's.
     """
     paths = ["ratchet_tx", "twisted/plugins/ratchet_plugin.py"]
-    hasApps = subprocess.run(
-        ["git", "-C", str(REPO), "cat-file", "-e", f"{commit}:bench/apps.py"],
-        capture_output=True,
-    ).returncode == 0
-    if hasApps:
-        paths.append("bench/apps.py")
+    missing = []
+    for name in APP_MODULES:
+        has = subprocess.run(
+            ["git", "-C", str(REPO), "cat-file", "-e", f"{commit}:bench/{name}"],
+            capture_output=True,
+        ).returncode == 0
+        if has:
+            paths.append(f"bench/{name}")
+        else:
+            missing.append(name)
     into.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", "--format=tar", commit, "--", *paths],
@@ -122,9 +143,9 @@ def snapshot_revision(commit: str, into: Path) -> None:
         check=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    if not hasApps:
-        (into / "bench").mkdir(exist_ok=True)
-        shutil.copy2(BENCH / "apps.py", into / "bench")
+    (into / "bench").mkdir(exist_ok=True)
+    for name in missing:
+        shutil.copy2(BENCH / name, into / "bench")
     build_speedups(into / "ratchet_tx" / "websocket" / "codecs")
 
 
@@ -168,8 +189,9 @@ def _deflate(scenario: str) -> list[str]:
     return ["--deflate"] if SCENARIO_BY_NAME[scenario].deflate else []
 
 
-def _ratchet(port: int, scenario: str) -> list[str]:
-    app = "bench.apps:Broadcast" if _broadcast(scenario) else "ratchet_tx.examples.echo:Echo"
+def _ratchet(port: int, scenario: str, app: str | None = None) -> list[str]:
+    if app is None:
+        app = "bench.apps:Broadcast" if _broadcast(scenario) else "ratchet_tx.examples.echo:Echo"
     return [
         str(PYTHON),
         str(BENCH / "servers" / "ratchet_twistd.py"),
@@ -182,6 +204,22 @@ def _ratchet(port: int, scenario: str) -> list[str]:
         f"tcp:{port}:interface=127.0.0.1",
         "--max-message-size",
         "64M",
+    ]
+
+
+def _daphne(port: int) -> list[str]:
+    """daphne serving bench/servers/channels_site.py (settings from the environment)."""
+    return [
+        str(PYTHON),
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-v",
+        "1",
+        "channels_site:application",
     ]
 
 
@@ -248,15 +286,81 @@ SERVERS = [
         ),
     ),
 ]
+# The fanout scenario's servers: across two processes (and one redis-server),
+# or all receivers in one process for reference.
+FANOUT_APP = "bench.hubapps:Fanout"
+SERVERS += [
+    ServerSpec(
+        "ratchet_tx-1proc",
+        "twistd -n ratchet --app bench.hubapps:Fanout, one process, the local hub "
+        "(Subscribe / Publish): the single-process reference",
+        lambda port, scenario: _ratchet(port, scenario, FANOUT_APP),
+        env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        only=("fanout",),
+    ),
+    ServerSpec(
+        "ratchet_tx-redis",
+        "2 × twistd -n ratchet --app bench.hubapps:Fanout --hub redis://...: RedisHub, "
+        "one publish script per message, each process fans out to its own receivers",
+        lambda port, scenario: _ratchet(port, scenario, FANOUT_APP) + ["--hub", REDIS_URL],
+        env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        processes=2,
+        redis=True,
+        only=("fanout",),
+    ),
+    ServerSpec(
+        "websockets-redis",
+        "2 × websockets + redis-py asyncio pub/sub (websockets' docs): PUBLISH per "
+        "message, each process broadcast()s what its subscription reads",
+        lambda port, scenario: (
+            _script("websockets_redis.py", deflate=False)(port, scenario) + ["--redis", REDIS_URL]
+        ),
+        processes=2,
+        redis=True,
+        only=("fanout",),
+    ),
+    ServerSpec(
+        "channels-daphne",
+        "2 × daphne, Django Channels, channels_redis RedisPubSubChannelLayer: "
+        "group_send to one group of every consumer",
+        lambda port, scenario: _daphne(port),
+        env={
+            "BENCH_REDIS_URL": REDIS_URL,
+            "BENCH_CHANNEL_LAYER": "pubsub",
+            "PYTHONPATH": str(BENCH / "servers"),
+        },
+        processes=2,
+        redis=True,
+        only=("fanout",),
+    ),
+    ServerSpec(
+        "channels-daphne-core",
+        "channels-daphne with channels_redis RedisChannelLayer (Channels' usual layer)",
+        lambda port, scenario: _daphne(port),
+        env={
+            "BENCH_REDIS_URL": REDIS_URL,
+            "BENCH_CHANNEL_LAYER": "core",
+            "PYTHONPATH": str(BENCH / "servers"),
+        },
+        processes=2,
+        redis=True,
+        only=("fanout",),
+    ),
+]
 SERVER_NAMES = [s.name for s in SERVERS]
 
 
-def baseline_server(rev: str, commit: str, root: Path) -> ServerSpec:
-    """The ratchet_tx server again, from the snapshot of another revision."""
-    return ServerSpec(
-        f"ratchet_tx@{commit}",
-        f"ratchet_tx as committed at {rev} ({commit}), run as ratchet_tx is",
-        _ratchet,
+#: The ratchet_tx servers (those that --baseline runs again at another revision).
+RATCHET_SERVERS = ("ratchet_tx", "ratchet_tx-1proc", "ratchet_tx-redis")
+
+
+def baseline_server(rev: str, commit: str, root: Path, like: str = "ratchet_tx") -> ServerSpec:
+    """The ratchet_tx server C{like} again, from the snapshot of another revision."""
+    spec = next(s for s in SERVERS if s.name == like)
+    return dataclasses.replace(
+        spec,
+        name=f"{like}@{commit}",
+        description=f"{like} as committed at {rev} ({commit}), run as {like} is",
         env={"PYTHONPATH": str(root)},
     )
 
@@ -275,6 +379,8 @@ class Scenario:
     unit: str
     higher_is_better: bool = True
     deflate: bool = False  # permessage-deflate: servers that lack it are n/a
+    ports: int = 1  # broadcast: the receivers' ports (a one-process server: its port again)
+    reference: str | None = None  # the × column's server here, if it ran (else the run's)
 
 
 SCENARIOS = [
@@ -314,6 +420,17 @@ SCENARIOS = [
         deflate=True,
     ),
     Scenario(
+        name="fanout",
+        title="fanout: 64-byte text, 1 sender to 2000 receivers on 2 server ports "
+        "(2 processes, or 1 holding all), 16 in flight",
+        mode="broadcast",
+        args=["--conns", "2000", "--size", "64", "--window", "16"],
+        metric="deliveries_per_s",
+        unit="deliveries/s",
+        ports=2,
+        reference="ratchet_tx-1proc",
+    ),
+    Scenario(
         name="idle",
         title="idle: 10 000 open connections, server memory",
         mode="idle",
@@ -341,6 +458,7 @@ PER_CPU = {
     "large": ("mib", "MiB/CPU-s"),
     "broadcast": ("deliveries", "deliveries/CPU-s"),
     "chat": ("deliveries", "deliveries/CPU-s"),
+    "fanout": ("deliveries", "deliveries/CPU-s"),
     "handshakes": ("handshakes", "handshakes/CPU-s"),
 }
 
@@ -472,26 +590,82 @@ def lines(proc: subprocess.Popen, deadline: float):
 # One run
 
 
-def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag: str) -> dict:
+def start_redis(log, cwd: str, pin: bool) -> tuple[subprocess.Popen, int]:
+    """
+    A redis-server of its own on a free loopback port, saving nothing, pinned
+    as the servers are; returns it and its port once it answers PING.
+    """
     port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        + ["--appendonly", "no", "--dir", cwd],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        preexec_fn=_preexec(SERVER_CPU if pin else None),
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc, port
+        except OSError:
+            pass
+        time.sleep(0.05)
+    stop(proc)
+    raise RuntimeError(f"redis-server not answering on {port}")
+
+
+def unavailable(server: ServerSpec, scenario: Scenario) -> str | None:
+    """Why C{server} has no figure in C{scenario} (n/a, not a failure), if it has none."""
+    if scenario.deflate and not server.deflate:
+        return NO_DEFLATE
+    if server.only and scenario.name not in server.only:
+        return f"runs in {', '.join(server.only)} only"
+    return None
+
+
+def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag: str) -> dict:
     log_path = logdir / f"{tag}.log"
-    env = dict(os.environ, **(server.env() if callable(server.env) else server.env))
     record = {"scenario": scenario.name, "server": server.name, "ok": False, "error": ""}
     with open(log_path, "wb") as log, tempfile.TemporaryDirectory() as cwd:
-        proc = subprocess.Popen(
-            server.argv(port, scenario.name),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=env,
-            preexec_fn=_preexec(SERVER_CPU if options.pin else None),
-        )
+        procs: list[subprocess.Popen] = []
+        redis = None
         gen = None
         try:
-            wait_listening(proc, port, 30)
+            url = ""
+            if server.redis:
+                redis, redis_port = start_redis(log, cwd, options.pin)
+                url = f"redis://127.0.0.1:{redis_port}/0"
+            env = dict(os.environ)
+            for key, value in (server.env() if callable(server.env) else server.env).items():
+                env[key] = value.replace(REDIS_URL, url)
+            ports = [free_port() for _ in range(server.processes)]
+            for port in ports:
+                procs.append(
+                    subprocess.Popen(
+                        [a.replace(REDIS_URL, url) for a in server.argv(port, scenario.name)],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        cwd=cwd,
+                        env=env,
+                        preexec_fn=_preexec(SERVER_CPU if options.pin else None),
+                    )
+                )
+            for proc, port in zip(procs, ports, strict=True):
+                wait_listening(proc, port, 30)
             time.sleep(0.3)  # let it finish starting up before the baseline
-            argv = [str(LOADGEN), scenario.mode, "--port", str(port)] + list(scenario.args)
+            proc = procs[0]
+            # The receivers' ports: one per process, or the one port again.
+            targets = [ports[i % len(ports)] for i in range(max(scenario.ports, len(ports)))]
+            argv = [str(LOADGEN), scenario.mode, "--port", ",".join(map(str, targets))]
+            argv += list(scenario.args)
             if server.raw:
                 argv.append("--raw")
             argv += ["--warmup", str(options.warmup), "--duration", str(options.duration)]
@@ -499,6 +673,7 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             bound = options.warmup + options.duration + 90
             argv += ["--timeout", str(bound)]
             rss_before = rss_kib(proc.pid)
+            measured = [p.pid for p in procs] + ([redis.pid] if redis is not None else [])
             gen = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,
@@ -507,14 +682,14 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 preexec_fn=_preexec(GENERATOR_CPU if options.pin else None),
             )
             cpu0 = cpu1 = t0 = t1 = None
-            mine = {os.getpid(), proc.pid, gen.pid}
+            mine = {os.getpid(), gen.pid, *measured}
             result = None
             for line in lines(gen, time.monotonic() + bound + 15):
                 if line == "phase measure":
-                    t0, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
+                    t0, cpu0 = time.monotonic(), [cpu_seconds(pid) for pid in measured]
                     others0 = others_cpu_ticks(mine)
                 elif line == "phase end":
-                    t1, cpu1 = time.monotonic(), cpu_seconds(proc.pid)
+                    t1, cpu1 = time.monotonic(), [cpu_seconds(pid) for pid in measured]
                     others1 = others_cpu_ticks(mine)
                 elif line.startswith("ready "):
                     time.sleep(1.0)  # let the server settle
@@ -553,8 +728,14 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                     result["compressed_messages"] / received if received else 0.0
                 )
             if cpu0 is not None and cpu1 is not None and t1 > t0:
-                used = cpu1 - cpu0
+                # Every server process and the redis-server, added up.
+                each = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
+                used = sum(each)
                 record["server_cpu"] = used / (t1 - t0)
+                if len(each) > 1:
+                    record["process_cpu"] = [u / (t1 - t0) for u in each]
+                if redis is not None:
+                    record["redis_cpu"] = each[-1] / (t1 - t0)
                 record["server_cpu_s"] = used
                 # CPU other processes used meanwhile, in CPUs: more than a few
                 # percent disturbs the run.
@@ -568,8 +749,15 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                         "handshakes": result["handshakes"],
                     }[key]
                     record["per_cpu_s"] = amount / used
-            if proc.poll() is not None:
-                raise RuntimeError(f"server died (status {proc.returncode})")
+            if scenario.ports > 1:
+                # Verify the split: every process's receivers got the messages.
+                record["port_split"] = result.get("ports", [])
+                reached = {p["port"] for p in record["port_split"] if p["deliveries"]}
+                if not set(ports) <= reached:
+                    raise RuntimeError(f"no deliveries through ports {set(ports) - reached}")
+            for p in procs + ([redis] if redis is not None else []):
+                if p.poll() is not None:
+                    raise RuntimeError(f"server died (status {p.returncode})")
             if scenario.metric not in record:
                 raise RuntimeError(f"no {scenario.metric}")
             record["value"] = record[scenario.metric]
@@ -580,7 +768,10 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             if gen is not None and gen.poll() is None:
                 gen.kill()
                 gen.wait()
-            stop(proc)
+            for p in procs:
+                stop(p)
+            if redis is not None:
+                stop(redis)
     if not record["ok"]:
         tail = log_path.read_text(errors="replace")[-600:]
         record["server_log_tail"] = tail
@@ -605,11 +796,18 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return text
 
 
+def scenario_reference(sc: Scenario, servers: list[str], reference: str) -> str:
+    """The server the × columns of C{sc} compare with: its own, if it ran."""
+    return sc.reference if sc.reference in servers else reference
+
+
 def summarize(
     runs: list[dict], servers: list[str], scenarios: list[Scenario], reference: str = BASELINE
 ) -> dict:
     summary = {}
+    overall = reference
     for sc in scenarios:
+        reference = scenario_reference(sc, servers, overall)
         per_server = {}
         by_repeat = {}
         for r in runs:
@@ -619,6 +817,8 @@ def summarize(
             mine = [r for r in runs if r["scenario"] == sc.name and r["server"] == name]
             if mine and all(r.get("skipped") for r in mine):
                 per_server[name] = {"runs": 0, "failed": 0, "na": mine[0]["error"]}
+                if mine[0].get("excluded"):
+                    per_server[name]["excluded"] = True  # not in this scenario's table
                 continue
             mine = [r for r in mine if not r.get("skipped")]
             good = [r for r in mine if r["ok"]]
@@ -635,6 +835,16 @@ def summarize(
                     entry["ratio"] = statistics.median(ratios)
                     entry["ratio_min"] = min(ratios)
                     entry["ratio_max"] = max(ratios)
+                cpu_ratios = [
+                    rep[name]["per_cpu_s"] / rep[reference]["per_cpu_s"]
+                    for rep in by_repeat.values()
+                    if name in rep
+                    and reference in rep
+                    and rep[name].get("per_cpu_s")
+                    and rep[reference].get("per_cpu_s")
+                ]
+                if cpu_ratios:
+                    entry["per_cpu_ratio"] = statistics.median(cpu_ratios)
                 loads = [r["other_load"] for r in good if "other_load" in r]
                 if loads:
                     entry["other_load_max"] = max(loads)
@@ -645,6 +855,7 @@ def summarize(
                     "compression_ratio",
                     "wire_bytes_per_message",
                     "compressed_share",
+                    "redis_cpu",
                 ):
                     vals = [r[key] for r in good if key in r]
                     if vals:
@@ -664,7 +875,9 @@ def summarize(
 def print_tables(
     summary: dict, servers: list[str], scenarios: list[Scenario], out, reference: str = BASELINE
 ) -> None:
+    overall = reference
     for sc in scenarios:
+        reference = scenario_reference(sc, servers, overall)
         per = summary[sc.name]
         better = "higher" if sc.higher_is_better else "lower"
         print(f"\n### {sc.title}\n", file=out)
@@ -673,7 +886,11 @@ def print_tables(
         extra = []
         if sc.name in PER_CPU:
             extra.append(("per_cpu_s", PER_CPU[sc.name][1]))
+            if sc.reference:
+                extra.append(("per_cpu_ratio", "per CPU-s ×"))
             extra.append(("server_cpu", "server CPU"))
+            if sc.reference:
+                extra.append(("redis_cpu", "of it redis"))
         if sc.mode == "broadcast":
             extra += [("latency_p50_ms", "latency p50 ms"), ("latency_p99_ms", "p99 ms")]
         if sc.deflate:
@@ -690,6 +907,8 @@ def print_tables(
         print(rule, file=out)
         for name in servers:
             e = per.get(name, {})
+            if e.get("excluded"):
+                continue
             if "na" in e:
                 print(f"| {name} | n/a |" + " |" * (2 + len(extra)), file=out)
                 continue
@@ -706,11 +925,11 @@ def print_tables(
                 v = e.get(key)
                 if v is None:
                     row += " - |"
-                elif key in ("server_cpu", "generator_cpu"):
+                elif key in ("server_cpu", "generator_cpu", "redis_cpu"):
                     row += f" {v * 100:.0f}% |"
                 elif key.startswith("latency"):
                     row += f" {v:.1f} |"
-                elif key == "compression_ratio":
+                elif key in ("compression_ratio", "per_cpu_ratio"):
                     row += f" {v:.2f}× |"
                 elif key == "wire_bytes_per_message":
                     row += f" {v:.0f} |"
@@ -720,6 +939,11 @@ def print_tables(
                 row += f" ({e['failed']} failed)"
             print(row, file=out)
         note = f"({better} is better"
+        if sc.reference:
+            note += (
+                f"; server CPU: every server process and the redis-server added up, "
+                f"all on one CPU; per CPU-s ×: deliveries per CPU-second ÷ {reference}'s"
+            )
         if sc.deflate:
             note += (
                 f"; n/a: {NO_DEFLATE}; wire bytes/msg: payload bytes per message as "
@@ -735,8 +959,17 @@ def print_tables(
         print(f"\n{note})", file=out)
 
     # The overview: one row per server, one column per scenario.
+    own = [
+        f"{sc.name}: × {scenario_reference(sc, servers, overall)}"
+        for sc in scenarios
+        if scenario_reference(sc, servers, overall) != overall
+    ]
     print(
-        "\n### Overview: median, and × " + reference + " (median of per-repeat ratios)\n",
+        "\n### Overview: median, and × "
+        + overall
+        + " (median of per-repeat ratios"
+        + "".join(f"; {o}" for o in own)
+        + ")\n",
         file=out,
     )
     print("| server | " + " | ".join(f"{sc.name} ({sc.unit})" for sc in scenarios) + " |", file=out)
@@ -752,7 +985,7 @@ def print_tables(
                 cells.append("failed" if e.get("runs") else "-")
                 continue
             cell = _fmt(e["median"], sc.unit)
-            if "ratio" in e and name != reference:
+            if "ratio" in e and name != scenario_reference(sc, servers, overall):
                 cell += f" ({e['ratio']:.2f}×)"
             cells.append(cell)
         print(f"| {name} | " + " | ".join(cells) + " |", file=out)
@@ -788,7 +1021,8 @@ def environment() -> dict:
     code = (
         "import importlib.metadata as m, json\n"
         "out = {}\n"
-        "for p in ('twisted', 'autobahn', 'websockets', 'picows', 'wsaccel', 'zope.interface'):\n"
+        "for p in ('twisted', 'autobahn', 'websockets', 'picows', 'wsaccel', 'zope.interface',\n"
+        "          'redis', 'django', 'channels', 'channels_redis', 'daphne'):\n"
         "    try: out[p] = m.version(p)\n"
         "    except Exception: out[p] = None\n"
         "print(json.dumps(out))"
@@ -798,6 +1032,7 @@ def environment() -> dict:
     except ValueError:
         info["packages"] = {}
     info["node"] = _version(["node", "--version"])
+    info["redis_server"] = _version(["redis-server", "--version"])
     try:
         info["ws"] = json.loads((BENCH / "node_modules" / "ws" / "package.json").read_text())[
             "version"
@@ -929,6 +1164,11 @@ def report(path: Path) -> int:
     return 0
 
 
+def _counted(runs: list[dict]) -> int:
+    """The runs so far, but those of servers not in their scenario."""
+    return sum(1 for r in runs if not r.get("excluded"))
+
+
 def main(argv=None) -> int:
     options = parse_args(argv)
     if options.report:
@@ -951,15 +1191,20 @@ def main(argv=None) -> int:
     scenarios = [s for s in SCENARIOS if s.name in options.scenarios]
     baselines = [(rev, resolve_revision(rev)) for rev in options.baseline]
     snapshot = tempfile.TemporaryDirectory(prefix="ratchet_tx-bench-")
-    at = next((i + 1 for i, s in enumerate(servers) if s.name == "ratchet_tx"), 0)
+    # Each ratchet_tx server chosen (ratchet_tx if none) again at every
+    # baseline revision, right after it.
+    likes = [n for n in RATCHET_SERVERS if n in options.servers] or ["ratchet_tx"]
     for rev, commit in baselines:
         root = Path(snapshot.name) / f"at-{commit}"
         if not root.exists():
             snapshot_revision(commit, root)
-            servers.insert(at, baseline_server(rev, commit, root))
-            at += 1
+            for like in likes:
+                at = next((i + 1 for i, s in enumerate(servers) if s.name == like), 0)
+                while at < len(servers) and servers[at].name.startswith(f"{like}@"):
+                    at += 1
+                servers.insert(at, baseline_server(rev, commit, root, like))
     reference = options.ratio_to or (
-        f"ratchet_tx@{baselines[0][1]}"
+        f"{likes[0]}@{baselines[0][1]}"
         if baselines and BASELINE not in options.servers
         else BASELINE
     )
@@ -972,7 +1217,8 @@ def main(argv=None) -> int:
     logdir = RESULTS / f"{stamp}-logs"
     logdir.mkdir()
     output = options.output or RESULTS / f"{stamp}.json"
-    total = len(servers) * len(scenarios) * options.repeats
+    total = sum(not s.only or sc.name in s.only for s in servers for sc in scenarios)
+    total *= options.repeats
     print(
         f"{total} runs: servers {', '.join(s.name for s in servers)}; scenarios "
         f"{', '.join(s.name for s in scenarios)}; {options.repeats} repeat(s) of "
@@ -981,8 +1227,8 @@ def main(argv=None) -> int:
     )
 
     machine = environment()  # before the runs: the repository may move meanwhile
-    machine["baselines"] = {f"ratchet_tx@{commit}": rev for rev, commit in baselines}
-    if any(s.name in ("ratchet_tx", "raw-writethrough") for s in servers):
+    machine["baselines"] = {f"{like}@{commit}": rev for rev, commit in baselines for like in likes}
+    if any(s.name in (*RATCHET_SERVERS, "raw-writethrough") for s in servers):
         snapshot_ratchet(Path(snapshot.name) / "work-tree")
         machine["ratchet_tx_speedups"] = speedupsBuilt()
     runs = []
@@ -992,7 +1238,8 @@ def main(argv=None) -> int:
         for rep in range(options.repeats):
             for server in servers:
                 tag = f"{sc.name}-{server.name}-{rep}"
-                if sc.deflate and not server.deflate:
+                why = unavailable(server, sc)
+                if why is not None:
                     # Not a failure: this server cannot take part.
                     runs.append(
                         {
@@ -1000,16 +1247,18 @@ def main(argv=None) -> int:
                             "server": server.name,
                             "ok": False,
                             "skipped": True,
-                            "error": NO_DEFLATE,
+                            "error": why,
                             "repeat": rep,
+                            "excluded": bool(server.only),
                         }
                     )
-                    elapsed = time.monotonic() - t_start
-                    print(
-                        f"[{len(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
-                        f"#{rep + 1} {server.name:<13} n/a: {NO_DEFLATE}",
-                        flush=True,
-                    )
+                    if not server.only:  # (a scenario-only server is quietly left out)
+                        elapsed = time.monotonic() - t_start
+                        print(
+                            f"[{_counted(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
+                            f"#{rep + 1} {server.name:<13} n/a: {why}",
+                            flush=True,
+                        )
                     continue
                 # Wait for a quiet machine, within a total budget.
                 budget = QUIET_BUDGET_RUNS * options.quiet_wait - waited
@@ -1042,7 +1291,7 @@ def main(argv=None) -> int:
                     line = f"FAILED: {record['error']}"
                 elapsed = time.monotonic() - t_start
                 print(
-                    f"[{len(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
+                    f"[{_counted(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
                     f"#{rep + 1} {server.name:<13} {line}",
                     flush=True,
                 )
