@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_server -*-
 """
-The transport adapter: Twisted's L{Protocol} (L{ConnectionProtocol}, for
+The transport adapter: a Twisted protocol (L{ConnectionProtocol}, for
 either end) and L{Factory} (L{Server}) carrying bytes between sockets and an
 L{IApplication}.
 
@@ -54,7 +54,7 @@ class ConnectionProtocol:
     transport tells it (C{pauseProducing}) when the peer's write buffer is
     full; it then stops reading from that peer until the buffer drains.
 
-    A Twisted L{IProtocol} as L{twisted.internet.protocol.Protocol} is, with
+    A Twisted protocol as C{twisted.internet.protocol.Protocol} is, with
     C{__slots__}: an idle connection keeps no attribute dictionary.
 
     @ivar app: the application the connection's bytes go to.
