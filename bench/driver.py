@@ -275,6 +275,7 @@ class Scenario:
     unit: str
     higher_is_better: bool = True
     deflate: bool = False  # permessage-deflate: servers that lack it are n/a
+    extra_time: float = 0.0  # seconds more for the generator (many connections to open)
 
 
 SCENARIOS = [
@@ -496,7 +497,7 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 argv.append("--raw")
             argv += ["--warmup", str(options.warmup), "--duration", str(options.duration)]
             argv += options.extra.get(scenario.name, [])
-            bound = options.warmup + options.duration + 90
+            bound = options.warmup + options.duration + 90 + scenario.extra_time
             argv += ["--timeout", str(bound)]
             rss_before = rss_kib(proc.pid)
             gen = subprocess.Popen(
@@ -830,8 +831,9 @@ def parse_args(argv):
     )
     p.add_argument(
         "--servers",
-        default=",".join(SERVER_NAMES),
-        help="comma-separated, from: " + ", ".join(SERVER_NAMES),
+        default=None,
+        help="comma-separated, from: " + ", ".join(SERVER_NAMES) + " (all; --curves: "
+        "ratchet_tx, autobahn, websockets, picows, node-ws, raw-twisted)",
     )
     p.add_argument(
         "--scenarios",
@@ -881,6 +883,20 @@ def parse_args(argv):
         help=f"the server the × columns compare with ({BASELINE}; with --baseline "
         f"and without {BASELINE} among --servers: the first baseline)",
     )
+    p.add_argument(
+        "--curves",
+        action="store_true",
+        help="run the scaling curves instead (bench/curves.py: broadcast to 100, 1000 "
+        "and 10 000 receivers, 10 000 and 50 000 idle connections), write their JSON "
+        "and draw bench/curves.png; with --report JSON, redraw and print an earlier one",
+    )
+    p.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="with --curves: where to draw the plot (bench/curves.png)",
+    )
     p.add_argument("--output", type=Path, default=None, help="the JSON file to write")
     p.add_argument(
         "--report",
@@ -890,9 +906,16 @@ def parse_args(argv):
         help="run nothing: print the tables of an earlier results file",
     )
     o = p.parse_args(argv)
-    o.repeats = o.repeats or (1 if o.quick else 5)
+    o.repeats = o.repeats or (1 if o.quick or o.curves else 5)
     o.warmup = o.warmup if o.warmup is not None else (0.5 if o.quick else 1.0)
-    o.duration = o.duration if o.duration is not None else (2.0 if o.quick else 5.0)
+    o.duration = o.duration if o.duration is not None else (
+        2.0 if o.quick else 3.0 if o.curves else 5.0
+    )
+    if o.curves and o.servers is None:
+        from curves import CURVE_SERVERS
+
+        o.servers = ",".join(CURVE_SERVERS)
+    o.servers = o.servers or ",".join(SERVER_NAMES)
     o.servers = [s.strip() for s in o.servers.split(",") if s.strip()]
     o.scenarios = [s.strip() for s in o.scenarios.split(",") if s.strip()]
     for s in o.servers:
@@ -931,6 +954,10 @@ def report(path: Path) -> int:
 
 def main(argv=None) -> int:
     options = parse_args(argv)
+    if options.curves:
+        import curves
+
+        return curves.main(options)
     if options.report:
         return report(options.report)
     if not LOADGEN.exists():
