@@ -99,7 +99,7 @@ class ConnectionProtocol:
     def connectionMade(self) -> None:
         flow = self.flow
         self.connection = TransportConnection(
-            self.transport, producer=self, flow=flow, localAddress=self.localAddress()
+            self.transport, producer=self, flow=flow, localAddress=self.sharedLocalAddress()
         )
         socket = socketTransport(self.transport)
         if hasattr(socket, "bufferSize"):
@@ -139,7 +139,7 @@ class ConnectionProtocol:
             finally:
                 conn.release()
 
-    def localAddress(self) -> IAddress | None:
+    def sharedLocalAddress(self) -> IAddress | None:
         """
         Our end's address for the L{TransportConnection}, or C{None} to have
         it ask the transport.
@@ -184,7 +184,7 @@ class ServerProtocol(ConnectionProtocol):
 
     factory: Server
 
-    def localAddress(self) -> IAddress | None:
+    def sharedLocalAddress(self) -> IAddress | None:
         return self.factory.sharedAddress(self.transport.getHost())
 
     def connectionOpened(self) -> None:
