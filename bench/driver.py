@@ -381,6 +381,7 @@ class Scenario:
     deflate: bool = False  # permessage-deflate: servers that lack it are n/a
     ports: int = 1  # broadcast: the receivers' ports (a one-process server: its port again)
     reference: str | None = None  # the × column's server here, if it ran (else the run's)
+    extra_time: float = 0.0  # seconds more for the generator (many connections to open)
 
 
 SCENARIOS = [
@@ -670,7 +671,7 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 argv.append("--raw")
             argv += ["--warmup", str(options.warmup), "--duration", str(options.duration)]
             argv += options.extra.get(scenario.name, [])
-            bound = options.warmup + options.duration + 90
+            bound = options.warmup + options.duration + 90 + scenario.extra_time
             argv += ["--timeout", str(bound)]
             rss_before = rss_kib(proc.pid)
             measured = [p.pid for p in procs] + ([redis.pid] if redis is not None else [])
@@ -1065,8 +1066,9 @@ def parse_args(argv):
     )
     p.add_argument(
         "--servers",
-        default=",".join(SERVER_NAMES),
-        help="comma-separated, from: " + ", ".join(SERVER_NAMES),
+        default=None,
+        help="comma-separated, from: " + ", ".join(SERVER_NAMES) + " (all; --curves: "
+        "ratchet_tx, autobahn, websockets, picows, node-ws, raw-twisted)",
     )
     p.add_argument(
         "--scenarios",
@@ -1116,6 +1118,20 @@ def parse_args(argv):
         help=f"the server the × columns compare with ({BASELINE}; with --baseline "
         f"and without {BASELINE} among --servers: the first baseline)",
     )
+    p.add_argument(
+        "--curves",
+        action="store_true",
+        help="run the scaling curves instead (bench/curves.py: broadcast to 100, 1000 "
+        "and 10 000 receivers, 10 000 and 50 000 idle connections), write their JSON "
+        "and draw bench/curves.png; with --report JSON, redraw and print an earlier one",
+    )
+    p.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="with --curves: where to draw the plot (bench/curves.png)",
+    )
     p.add_argument("--output", type=Path, default=None, help="the JSON file to write")
     p.add_argument(
         "--report",
@@ -1125,9 +1141,16 @@ def parse_args(argv):
         help="run nothing: print the tables of an earlier results file",
     )
     o = p.parse_args(argv)
-    o.repeats = o.repeats or (1 if o.quick else 5)
+    o.repeats = o.repeats or (1 if o.quick or o.curves else 5)
     o.warmup = o.warmup if o.warmup is not None else (0.5 if o.quick else 1.0)
-    o.duration = o.duration if o.duration is not None else (2.0 if o.quick else 5.0)
+    o.duration = o.duration if o.duration is not None else (
+        2.0 if o.quick else 3.0 if o.curves else 5.0
+    )
+    if o.curves and o.servers is None:
+        from curves import CURVE_SERVERS
+
+        o.servers = ",".join(CURVE_SERVERS)
+    o.servers = o.servers or ",".join(SERVER_NAMES)
     o.servers = [s.strip() for s in o.servers.split(",") if s.strip()]
     o.scenarios = [s.strip() for s in o.scenarios.split(",") if s.strip()]
     for s in o.servers:
@@ -1171,6 +1194,10 @@ def _counted(runs: list[dict]) -> int:
 
 def main(argv=None) -> int:
     options = parse_args(argv)
+    if options.curves:
+        import curves
+
+        return curves.main(options)
     if options.report:
         return report(options.report)
     if not LOADGEN.exists():

@@ -132,12 +132,11 @@ class TransportConnection:
         "backedUp",
         "closed",
         "droppedMessages",
+        "_local",
         "id",
-        "localAddress",
         "messagesIn",
         "messagesOut",
         "openedAt",
-        "remoteAddress",
     )
 
     def __init__(
@@ -145,12 +144,16 @@ class TransportConnection:
         transport: StreamTransport,
         producer: IPushProducer | None = None,
         flow: FlowControl = DEFAULT_FLOW,
+        localAddress: IAddress | None = None,
     ) -> None:
         """
         @param producer: registered as C{transport}'s streaming producer (to
             be told when the peer's write buffer fills up and drains) until
             the connection is closed.
         @param flow: what to do with messages sent while backed up.
+        @param localAddress: our end's address, if the caller has it already
+            (a server shares one object among the connections to one of its
+            addresses); by default C{transport.getHost()}.
         """
         self.id = next(_ids)
         self._transport = transport
@@ -171,8 +174,7 @@ class TransportConnection:
         self.openedAt = monotonic()
         if producer is not None:
             transport.registerProducer(producer, True)
-        self.remoteAddress: IAddress = transport.getPeer()
-        self.localAddress: IAddress = transport.getHost()
+        self._local = transport.getHost() if localAddress is None else localAddress
         self._state: SimpleNamespace | None = None
         self.closed = False
         self._view: IConnection | None = None
@@ -182,6 +184,20 @@ class TransportConnection:
         if self._state is None:
             self._state = SimpleNamespace()
         return self._state
+
+    @property
+    def remoteAddress(self) -> IAddress:
+        """
+        The peer's address, asked of the transport each time (transports
+        keep it after the connection is lost): an idle connection keeps no
+        copy of its own.
+        """
+        return self._transport.getPeer()
+
+    @property
+    def localAddress(self) -> IAddress:
+        """Our end's address."""
+        return self._local
 
     @property
     def transport(self) -> StreamTransport:

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_server -*-
 """
-The transport adapter: Twisted's L{Protocol} (L{ConnectionProtocol}, for
+The transport adapter: a Twisted protocol (L{ConnectionProtocol}, for
 either end) and L{Factory} (L{Server}) carrying bytes between sockets and an
 L{IApplication}.
 
@@ -14,12 +14,13 @@ does not read the answers cannot make the server buffer without bound.
 
 from __future__ import annotations
 
+from collections.abc import KeysView
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IPushProducer
-from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.interfaces import ILoggingContext, IProtocol, IPushProducer, ITransport
+from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -37,9 +38,13 @@ if TYPE_CHECKING:
 
 log = Logger()
 
+#: The most local addresses a L{Server} shares among its connections: one
+#: per address and port it listens on, in practice.
+MAX_SHARED_ADDRESSES = 64
 
-@implementer(IPushProducer)
-class ConnectionProtocol(Protocol):
+
+@implementer(IProtocol, ILoggingContext, IPushProducer)
+class ConnectionProtocol:
     """
     One connection, either end: bytes from the transport to an application
     (or the outermost protocol layer) and back, through a
@@ -49,21 +54,53 @@ class ConnectionProtocol(Protocol):
     transport tells it (C{pauseProducing}) when the peer's write buffer is
     full; it then stops reading from that peer until the buffer drains.
 
+    A Twisted protocol as C{twisted.internet.protocol.Protocol} is, with
+    C{__slots__}: an idle connection keeps no attribute dictionary.
+
     @ivar app: the application the connection's bytes go to.
     @ivar flow: the slow-consumer settings (L{FlowControl}).
+    @ivar factory: the factory that built it, if it says so.
+    @ivar transport: the Twisted transport, once connected.
+    @ivar connected: whether C{makeConnection} has been called.
     """
 
-    transport: StreamTransport  # type: ignore[assignment]
+    __slots__ = (
+        "__weakref__",
+        "_lost",
+        "app",
+        "connected",
+        "connection",
+        "factory",
+        "flow",
+        "transport",
+    )
+
+    transport: StreamTransport
     connection: TransportConnection
-    _lost = False
+    factory: Any
 
     def __init__(self, app: IApplication, flow: FlowControl) -> None:
         self.app = app
         self.flow = flow
+        self.factory = None
+        self.connected = False
+        self._lost = False
+
+    def logPrefix(self) -> str:
+        """The log prefix of the connection (Twisted's: the class name)."""
+        return type(self).__name__
+
+    def makeConnection(self, transport: ITransport | StreamTransport) -> None:
+        """The transport is connected (Twisted calls this once)."""
+        self.connected = True
+        self.transport = cast(StreamTransport, transport)
+        self.connectionMade()
 
     def connectionMade(self) -> None:
         flow = self.flow
-        self.connection = TransportConnection(self.transport, producer=self, flow=flow)
+        self.connection = TransportConnection(
+            self.transport, producer=self, flow=flow, localAddress=self.sharedLocalAddress()
+        )
         socket = socketTransport(self.transport)
         if hasattr(socket, "bufferSize"):
             # FileDescriptor pauses its producer past bufferSize bytes.
@@ -102,6 +139,13 @@ class ConnectionProtocol(Protocol):
             finally:
                 conn.release()
 
+    def sharedLocalAddress(self) -> IAddress | None:
+        """
+        Our end's address for the L{TransportConnection}, or C{None} to have
+        it ask the transport.
+        """
+        return None
+
     def connectionOpened(self) -> None:
         """The connection is made, just before C{app.onOpen}."""
 
@@ -136,13 +180,18 @@ class ConnectionProtocol(Protocol):
 class ServerProtocol(ConnectionProtocol):
     """A connection a L{Server} accepted: listed in its C{protocols} while open."""
 
+    __slots__ = ()
+
     factory: Server
 
+    def sharedLocalAddress(self) -> IAddress | None:
+        return self.factory.sharedAddress(self.transport.getHost())
+
     def connectionOpened(self) -> None:
-        self.factory.protocols.add(self)
+        self.factory._protocols[self] = None
 
     def connectionEnding(self) -> None:
-        self.factory.protocols.discard(self)
+        self.factory._protocols.pop(self, None)
 
     def connectionEnded(self) -> None:
         factory = self.factory
@@ -175,7 +224,6 @@ class Server(_Factory):
         serverFromString(reactor, "tcp:8080").listen(Server(WebSocket(Chat())))
 
     @ivar app: the application (or outermost protocol layer) being served.
-    @ivar protocols: the L{ServerProtocol} of every open connection.
     @ivar accessLog: where a line for each finished connection goes
         (L{ratchet_tx.accesslog.AccessLog}), or C{None}.
     """
@@ -196,14 +244,38 @@ class Server(_Factory):
             raise TypeError(f"{app!r} does not provide IApplication")
         self.app = app
         self.flow = flow if flow is not None else FlowControl()
-        self.protocols: set[ServerProtocol] = set()
+        # A dict as an ordered set: at 10 000 entries it takes about half the
+        # memory of a set.
+        self._protocols: dict[ServerProtocol, None] = {}
         self.accessLog = accessLog
         self._waiting: list[Deferred[None]] = []
+        self._addresses: dict[IAddress, IAddress] = {}
 
     def buildProtocol(self, addr: IAddress | None) -> ServerProtocol:
         proto = ServerProtocol(self.app, self.flow)
         proto.factory = self
         return proto
+
+    def sharedAddress(self, address: IAddress) -> IAddress:
+        """
+        C{address}, or an equal one seen before: the connections to one of
+        the server's addresses share one object (an idle connection then
+        keeps no copy of its own).  At most L{MAX_SHARED_ADDRESSES} are kept.
+        """
+        addresses = self._addresses
+        try:
+            return addresses[address]
+        except KeyError:
+            if len(addresses) < MAX_SHARED_ADDRESSES:
+                addresses[address] = address
+        except TypeError:
+            pass  # an address that cannot be hashed is not shared
+        return address
+
+    @property
+    def protocols(self) -> KeysView[ServerProtocol]:
+        """The L{ServerProtocol} of every open connection (a set-like view)."""
+        return self._protocols.keys()
 
     @property
     def connections(self) -> list[TransportConnection]:

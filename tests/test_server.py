@@ -5,8 +5,12 @@ connections and an application, over in-memory transports.
 
 from __future__ import annotations
 
+import weakref
+
+from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -17,7 +21,7 @@ from ratchet_tx.connection import ConnectionDecorator, TransportConnection
 from ratchet_tx.examples.chat import Chat
 from ratchet_tx.examples.echo import Echo
 from ratchet_tx.interfaces import IApplication, IConnection
-from ratchet_tx.server import Server, ServerProtocol
+from ratchet_tx.server import MAX_SHARED_ADDRESSES, Server, ServerProtocol
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
 from tests.support.apps import (
     LogCapture,
@@ -86,6 +90,47 @@ class LifecycleTests(SynchronousTestCase):
         self.assertEqual(set(self.server.connections), {a.connection, b.connection})
         peerCloses(a)
         self.assertEqual(self.server.connections, [b.connection])
+
+    def test_protocolsIsASetLikeViewOfTheOpenOnes(self) -> None:
+        a, _ = connectTo(self.server)
+        b, _ = connectTo(self.server)
+        self.assertEqual(self.server.protocols, {a, b})
+        peerCloses(a)
+        self.assertEqual(self.server.protocols, {b})
+        self.assertIn(b, self.server.protocols)
+
+    def test_protocolHasNoAttributeDictionary(self) -> None:
+        """An idle connection's protocol is slotted (and weakly referable)."""
+        proto, _ = connectTo(self.server)
+        self.assertFalse(hasattr(proto, "__dict__"))
+        self.assertIs(weakref.ref(proto)(), proto)
+        self.assertEqual(proto.logPrefix(), "ServerProtocol")
+
+    def test_connectionsShareTheLocalAddressOfTheServer(self) -> None:
+        """
+        Connections to one of the server's addresses share one address
+        object; the peer's is asked of the transport.
+        """
+        conns = []
+        for peerPort in (1001, 1002):
+            transport = StringTransportWithDisconnection(
+                hostAddress=IPv4Address("TCP", "127.0.0.1", 80),
+                peerAddress=IPv4Address("TCP", "127.0.0.2", peerPort),
+            )
+            conns.append(connectTo(self.server, transport)[0].connection)
+        self.assertIs(conns[0].localAddress, conns[1].localAddress)
+        self.assertEqual(conns[0].localAddress, IPv4Address("TCP", "127.0.0.1", 80))
+        self.assertEqual(
+            [c.remoteAddress for c in conns],
+            [IPv4Address("TCP", "127.0.0.2", 1001), IPv4Address("TCP", "127.0.0.2", 1002)],
+        )
+
+    def test_sharedAddressesAreBounded(self) -> None:
+        for port in range(MAX_SHARED_ADDRESSES + 10):
+            self.server.sharedAddress(IPv4Address("TCP", "127.0.0.1", port))
+        self.assertEqual(len(self.server._addresses), MAX_SHARED_ADDRESSES)
+        beyond = IPv4Address("TCP", "127.0.0.1", 65000)
+        self.assertIs(self.server.sharedAddress(beyond), beyond)
 
     def test_answersAreSentToThePeer(self) -> None:
         proto, transport = connectTo(Server(Echo()))

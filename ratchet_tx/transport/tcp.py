@@ -82,6 +82,20 @@ def _lost() -> ConnectionLost:
     return main.CONNECTION_LOST
 
 
+class _Description:
+    """
+    The transport's C{repstr} (what C{repr} shows), made when asked rather
+    than kept by every connection.
+    """
+
+    def __get__(self, transport: Any, owner: type | None = None) -> Any:
+        if transport is None:
+            return self
+        server = transport.server
+        port = "?" if server is None else server._realPortNumber
+        return f"<{type(transport.protocol).__name__} #{transport.sessionno} on {port}>"
+
+
 def _checkBytes(data: object) -> None:
     if not isinstance(data, bytes):
         raise TypeError("Data must be bytes")
@@ -104,6 +118,10 @@ class WriteThroughServer(tcp.Server):
     _readSize = MIN_READ_SIZE
     _queue: WriteQueue | None = None
     _pending: bytes | None = None
+    repstr = _Description()
+    #: Twisted's write buffer, unused here: a shared empty tuple instead of a
+    #: list per connection (anything that appended to it would fail loudly).
+    _tempDataBuffer: Any = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -112,6 +130,12 @@ class WriteThroughServer(tcp.Server):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._turn = turnOf(self.reactor)
+        # What an idle connection need not keep: Twisted's write buffer (the
+        # class's empty tuple stands in) and its description (made when
+        # asked, see _Description).
+        del self._tempDataBuffer
+        if self.server is not None:  # Twisted set it then
+            del self.repstr
 
     @property
     def bufferedAmount(self) -> int:

@@ -147,6 +147,14 @@ class ProtocolConnection(ConnectionDecorator):
         """Messages received and handed to the application."""
         return self._messagesIn
 
+    @property
+    def opened(self) -> bool:
+        """
+        Whether the connection is open as far as the application knows: from
+        just before C{onOpen} until just before C{onClose}.
+        """
+        return self._opened
+
     # IConnection.
 
     def send(self, message: Message) -> None:

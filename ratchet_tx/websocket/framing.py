@@ -28,6 +28,7 @@ are never cached.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
 from ratchet_tx.websocket.codecs import hixie, hybi
@@ -84,11 +85,15 @@ class _Remembering:
     @ivar _plain: its uncompressed frame, if built.
     @ivar _compressed: its compressed frames by
         L{PerMessageDeflate.sharedKey}, if any were built.
+    @ivar encodeMessage: C{self.encode}, bound once: what the connections
+        framed by this framing call to send (one bound method shared by
+        all, not one each).
     """
 
-    __slots__ = ("_compressed", "_message", "_plain")
+    __slots__ = ("_compressed", "_message", "_plain", "encodeMessage")
 
     def __init__(self) -> None:
+        self.encodeMessage: Callable[[Message], bytes] = self.encode
         self._message: str | bytes | None = None
         self._plain: bytes | None = None
         self._compressed: dict[object, bytes] | None = None
@@ -110,6 +115,9 @@ class _Remembering:
         self._plain = None
         self._compressed = None
         return True
+
+    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
+        raise NotImplementedError
 
 
 class HybiFraming(_Remembering):

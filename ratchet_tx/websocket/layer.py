@@ -89,8 +89,10 @@ class WebSocket:
         self.framings = Framings(Role.SERVER)
         self.flashPolicy = flashPolicy
         self._policyAnswer = None if flashPolicy is None else flashPolicy.render()
+        # Every connection of this layer, open or not (one entry each: what
+        # is open is asked of the connection, see connections).
         self._connections: dict[IConnection, WebSocketConnection | PolicySniff] = {}
-        self._open: set[WebSocketConnection] = set()
+        self._openCount = 0
         self._admitted = 0
         self._perAddress: dict[str, int] = {}
         self._heartbeat: LoopingCall | None = None
@@ -106,7 +108,14 @@ class WebSocket:
     @property
     def connections(self) -> frozenset[WebSocketConnection]:
         """Every connection whose opening handshake has completed."""
-        return frozenset(self._open)
+        return frozenset(self._opened())
+
+    def _opened(self) -> list[WebSocketConnection]:
+        return [
+            ws
+            for ws in self._connections.values()
+            if isinstance(ws, WebSocketConnection) and ws.opened
+        ]
 
     # IApplication, as seen from the layer below (bytes).
 
@@ -179,8 +188,8 @@ class WebSocket:
             del self._perAddress[host]
 
     def connectionOpened(self, ws: WebSocketConnection) -> None:
-        """C{ws} completed its opening handshake."""
-        self._open.add(ws)
+        """C{ws} completed its opening handshake (and is C{opened} next)."""
+        self._openCount += 1
         if self._heartbeat is None:
             period = self.settings.heartbeatPeriod
             if period is not None:
@@ -189,14 +198,15 @@ class WebSocket:
                 self._heartbeat.start(period, now=False)
 
     def connectionClosed(self, ws: WebSocketConnection) -> None:
-        """C{ws} is gone."""
+        """C{ws} is gone (and still C{opened} if it was)."""
         self._connections.pop(ws.wrapped, None)
-        self._open.discard(ws)
-        if not self._open and self._heartbeat is not None:
+        if ws.opened:
+            self._openCount -= 1
+        if not self._openCount and self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None
 
     def _beat(self) -> None:
         now = self.clock.seconds()
-        for ws in list(self._open):
+        for ws in self._opened():
             ws.heartbeat(now)

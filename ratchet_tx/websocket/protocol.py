@@ -290,7 +290,8 @@ class WebSocketProtocol:
         self._head = b""
         self._key3 = b""
         self._pending = b""
-        self._outbox: list[bytes] = []
+        # What dataToSend owes, oldest first (None: nothing, the usual case).
+        self._outbox: list[bytes] | None = None
         # The close frame we owe the peer: (code, reason), made by dataToSend.
         self._due: tuple[int | None, str] | None = None
         # Data may be sent: open, our close not made, the transport not gone.
@@ -538,12 +539,19 @@ class WebSocketProtocol:
         due = self._due
         if due is not None:
             self._due = None
-            self._outbox.append(self._makeClose(*due))
+            self._owe(self._makeClose(*due))
         outbox = self._outbox
         if not outbox:
             return b""
-        self._outbox = []
+        self._outbox = None
         return outbox[0] if len(outbox) == 1 else b"".join(outbox)
+
+    def _owe(self, data: bytes) -> None:
+        """Add C{data} to what L{dataToSend} returns next."""
+        if self._outbox is None:
+            self._outbox = [data]
+        else:
+            self._outbox.append(data)
 
     def _makeClose(self, code: int | None, reason: str) -> bytes:
         """Our close frame (C{b""} for Hixie-75, which has none)."""
@@ -625,7 +633,7 @@ class WebSocketProtocol:
         self._reader = None
         self._pending = b""
         self._move(_Input.ERROR)
-        self._outbox.append(renderRejection(error))
+        self._owe(renderRejection(error))
         return error
 
     # Data and control frames.
@@ -634,7 +642,9 @@ class WebSocketProtocol:
         framing, deflate = self._framing, self._deflate
         assert framing is not None
         self._sendable = True
-        self.send = framing.encode if deflate is None else partial(framing.encode, deflate=deflate)
+        self.send = (
+            framing.encodeMessage if deflate is None else partial(framing.encode, deflate=deflate)
+        )
 
     def _stopSending(self) -> None:
         self._sendable = False
@@ -748,7 +758,7 @@ class WebSocketProtocol:
         self._move(_Input.CONNECTION_LOST)
         self._stopSending()
         self._due = None
-        self._outbox = []
+        self._outbox = None
         self._decoder = None
         self._pending = b""
         return events

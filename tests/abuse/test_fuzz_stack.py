@@ -284,7 +284,8 @@ class StackMachine(RuleBasedStateMachine):
             self.check()
             layer = self.layer
             assert layer._connections == {}, layer._connections
-            assert layer._open == set(), layer._open
+            assert layer.connections == set(), layer.connections
+            assert layer._openCount == 0, layer._openCount
             assert layer._admitted == 0, layer._admitted
             assert layer._perAddress == {}, layer._perAddress
             assert self.server.protocols == set()
@@ -310,9 +311,11 @@ class StackMachine(RuleBasedStateMachine):
         if not hasattr(self, "server"):
             return
         self.check()
-        assert self.layer._open == {c for c in self.app.open}, (self.layer._open, self.app.open)
+        opened = self.layer.connections
+        assert opened == {c for c in self.app.open}, (opened, self.app.open)
+        assert self.layer._openCount == len(opened), (self.layer._openCount, opened)
         assert self.layer._admitted == sum(self.layer._perAddress.values())
-        assert self.layer._admitted >= len(self.layer._open)
+        assert self.layer._admitted >= len(opened)
 
     @rule(target=peers, host=st.sampled_from(HOSTS), atOnce=st.booleans())
     def connect(self, host: str, atOnce: bool) -> Transport:
@@ -482,8 +485,8 @@ class ResetAtEveryOffsetTests(SynchronousTestCase):
         for conn, count in app.opened.items():
             self.assertEqual((count, app.closed[conn]), (1, 1), conn)
         self.assertEqual(
-            (layer._connections, layer._open, layer._admitted, layer._perAddress),
-            ({}, set(), 0, {}),
+            (layer._connections, layer._openCount, layer._admitted, layer._perAddress),
+            ({}, 0, 0, {}),
         )
         self.assertEqual(server.protocols, set())
         errors = [e for e in events if e.get("log_level") in (LogLevel.error, LogLevel.critical)]

@@ -230,7 +230,7 @@ class CollectedWithoutGCTestCase(SynchronousTestCase):
         self.assertEqual(server.protocols, set())
         layer = server.app
         if isinstance(layer, WebSocket):
-            self.assertEqual((layer._connections, layer._open, layer._admitted), ({}, set(), 0))
+            self.assertEqual((layer._connections, layer._openCount, layer._admitted), ({}, 0, 0))
         protocols = sum(ref() is not None for ref in refs)
         return describeSurvivors(self.besides), protocols
 

@@ -69,7 +69,7 @@ class LimitTestCase(SynchronousTestCase):
         self.assertEqual(layer._admitted, 0)
         self.assertEqual(layer._perAddress, {})
         self.assertEqual(layer._connections, {})
-        self.assertEqual(layer._open, set())
+        self.assertEqual((layer.connections, layer._openCount), (set(), 0))
         self.assertEqual(self.h.server.protocols, set())
 
 

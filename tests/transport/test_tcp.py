@@ -763,6 +763,21 @@ class WriteThrough(Backpressure):
         server, peer = self.connect()
         self.assertIsInstance(server.transport, WriteThroughServer)
 
+    def test_keepsNoDescriptionNorWriteBuffer(self) -> None:
+        """
+        An idle connection keeps neither its description (made when asked,
+        the same as Twisted's) nor a write-buffer list of its own.
+        """
+        server, peer = self.connect()
+        port = self.ports[0].getHost().port
+        kept = vars(server.transport)
+        self.assertNotIn("repstr", kept)
+        self.assertNotIn("_tempDataBuffer", kept)
+        self.assertEqual(server.transport.repstr, f"<Recorder #0 on {port}>")
+        server.transport.write(b"x" * 100)
+        self.runUntil(lambda: len(peer.received) == 100)
+        self.assertEqual(server.transport._tempDataBuffer, ())
+
     def receiveNow(self, peer, size: int) -> bytes:
         """Read C{size} bytes from the peer without running the reactor."""
         peer.sock.settimeout(5)

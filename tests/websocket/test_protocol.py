@@ -221,6 +221,24 @@ class OpeningHandshakeTests(SynchronousTestCase):
         self.assertIsNone(protocol._opening)
         self.assertEqual(protocol.opening.request.target, "/room?id=4")
 
+    def test_openConnectionsOfOneFramingShareTheirSend(self) -> None:
+        """
+        Connections framed alike share one send callable (not a bound
+        method each) and keep no list of owed bytes while they owe none.
+        """
+        framings = Framings(Role.SERVER)
+        protocols = []
+        for _ in range(2):
+            protocol = server(framings=framings)
+            protocol.receiveData(hybiRequest())
+            protocol.accept()
+            protocols.append(protocol)
+        first, second = protocols
+        self.assertIs(first.send, second.send)
+        self.assertIsNone(first._outbox)
+        self.assertEqual(first.send("hi"), b"\x81\x02hi")  # FIN, text, unmasked
+        self.assertEqual(first.dataToSend(), b"")
+
     def test_sendBeforeOpen(self) -> None:
         protocol = server()
         self.assertRaises(InvalidState, protocol.send, "too soon")
