@@ -188,10 +188,10 @@ class ServerProtocol(ConnectionProtocol):
         return self.factory.sharedAddress(self.transport.getHost())
 
     def connectionOpened(self) -> None:
-        self.factory._protocols[self] = None
+        self.factory.protocolOpened(self)
 
     def connectionEnding(self) -> None:
-        self.factory._protocols.pop(self, None)
+        self.factory.protocolEnding(self)
 
     def connectionEnded(self) -> None:
         factory = self.factory
@@ -271,6 +271,14 @@ class Server(_Factory):
         except TypeError:
             pass  # an address that cannot be hashed is not shared
         return address
+
+    def protocolOpened(self, protocol: ServerProtocol) -> None:
+        """C{protocol}'s connection opened: list it in L{protocols}."""
+        self._protocols[protocol] = None
+
+    def protocolEnding(self, protocol: ServerProtocol) -> None:
+        """C{protocol}'s connection is gone: no longer list it."""
+        self._protocols.pop(protocol, None)
 
     @property
     def protocols(self) -> KeysView[ServerProtocol]:

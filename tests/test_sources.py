@@ -50,6 +50,7 @@ PRIVATE_REACHES = {
     ("web.py", "channel._dataBuffer"): "Twisted's HTTPChannel has no public API for it",
     ("service.py", "listener._raiseSynchronously"): "Twisted's only switch for bind errors",
     ("commandline.py", "listener._raiseSynchronously"): "the same",
+    ("transport/tcp.py", "server._realPortNumber"): "Twisted's Server transport's own repr uses it",
 }
 
 
