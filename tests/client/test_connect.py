@@ -28,6 +28,7 @@ from ratchet_tx.client.connect import parseVersion
 from ratchet_tx.commands import SendMessage
 from ratchet_tx.interfaces import IApplication, IConnection
 from ratchet_tx.server import Server
+from ratchet_tx.transport import WriteThroughClient
 from ratchet_tx.websocket import WebSocket
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
 from tests.support.apps import RecordingApplication
@@ -124,6 +125,7 @@ class EveryVersionTests(LoopbackTestCase):
             app = Collector(len(sent))
             conn = yield connect(reactor, f"ws://127.0.0.1:{port}/echo", app, version=version.value)
             self.assertIsInstance(conn, ClientConnection)
+            self.assertIsInstance(conn.transportConnection.transport, WriteThroughClient)
             self.assertIs(conn.version, version)
             self.assertEqual(app.opens, 1, "onOpen ran before the Deferred fired")
             for message in sent:
