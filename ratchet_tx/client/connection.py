@@ -112,8 +112,7 @@ class ClientConnection(ProtocolConnection):
         # handshake fails, written before the caller hears of it.
         self._timer = None
         error = TimeoutError(
-            f"the opening handshake with {self.url} took over "
-            f"{self._settings.handshakeTimeout} s"
+            f"the opening handshake with {self.url} took over {self._settings.handshakeTimeout} s"
         )
         log.info("WebSocket handshake with {url} failed: {error}", url=self.url, error=error)
         self._layer.failed(self, Failure(error))

@@ -351,7 +351,6 @@ class WriteThroughConnection(tcp.Connection):
         return None
 
 
-
 class WriteThroughServer(WriteThroughConnection, tcp.Server):
     """The server side of a TCP connection, writing through to its socket."""
 
