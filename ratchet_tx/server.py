@@ -18,7 +18,7 @@ from time import monotonic
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IHandshakeListener, INegotiated, IPushProducer
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = Logger()
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IHandshakeListener)
 class ConnectionProtocol(Protocol):
     """
     One connection, either end: bytes from the transport to an application
@@ -56,12 +56,18 @@ class ConnectionProtocol(Protocol):
     transport: StreamTransport  # type: ignore[assignment]
     connection: TransportConnection
     _lost = False
+    # Over Twisted's TLS layer, until its handshake completed: that layer
+    # holds what is written meanwhile and pauses its producer for it, and to
+    # stop reading then would stop the TLS handshake itself (a client's
+    # opening handshake is written before it).
+    _tlsHandshaking = False
 
     def __init__(self, app: IApplication, flow: FlowControl) -> None:
         self.app = app
         self.flow = flow
 
     def connectionMade(self) -> None:
+        self._tlsHandshaking = INegotiated.providedBy(self.transport)
         flow = self.flow
         self.connection = TransportConnection(self.transport, producer=self, flow=flow)
         socket = socketTransport(self.transport)
@@ -121,7 +127,16 @@ class ConnectionProtocol(Protocol):
         """Whether the peer's write buffer is over the high-water mark."""
         return self.connection.backedUp
 
+    def handshakeCompleted(self) -> None:
+        """
+        The TLS handshake completed (L{IHandshakeListener}): from now on the
+        TLS layer pauses this producer only when the peer reads too slowly.
+        """
+        self._tlsHandshaking = False
+
     def pauseProducing(self) -> None:
+        if self._tlsHandshaking:
+            return  # the TLS layer holds early writes; it is not backpressure
         self.transport.pauseProducing()
         self.connection.writesBackedUp()
 
@@ -260,4 +275,3 @@ def _cancelTimer(result: object, timer: IDelayedCall) -> object:
     if timer.active():
         timer.cancel()
     return result
-
