@@ -6,7 +6,9 @@ TCP and TLS; and how a connection attempt fails.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +195,8 @@ class SecureTests(LoopbackTestCase):
 
         from tests.integration.test_tls import makeCertificate
 
-        directory = Path(self.mktemp())
-        directory.mkdir()
+        directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory, True)
         key, cert = makeCertificate(directory)
         endpoint = serverFromString(
             reactor, f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
