@@ -272,8 +272,9 @@ SERVERS = [
     ServerSpec(
         "raw-writethrough",
         "raw-twisted on ratchet_tx's write-through TCP transport (ratchet_tx.transport)",
-        lambda port, scenario: _script("raw_twisted.py", deflate=False)(port, scenario)
-        + ["--write-through"],
+        lambda port, scenario: (
+            _script("raw_twisted.py", deflate=False)(port, scenario) + ["--write-through"]
+        ),
         env=lambda: {"PYTHONPATH": str(ratchet_root)},
         raw=True,
         deflate=False,
@@ -382,6 +383,9 @@ class Scenario:
     ports: int = 1  # broadcast: the receivers' ports (a one-process server: its port again)
     reference: str | None = None  # the × column's server here, if it ran (else the run's)
     extra_time: float = 0.0  # seconds more for the generator (many connections to open)
+    # A client scenario: the clients of CLIENTS run this load ("echo" or
+    # "large", as the generator names it) against one fixed server.
+    client_load: str = ""
 
 
 SCENARIOS = [
@@ -448,6 +452,26 @@ SCENARIOS = [
         metric="handshakes_per_s",
         unit="handshakes/s",
     ),
+    Scenario(
+        name="client",
+        title="client: one client process, 64 connections, 32-byte text, 16 in flight each, "
+        "against loadgen serve",
+        mode="client",
+        args=["--conns", "64", "--size", "32", "--inflight", "16"],
+        metric="messages_per_s",
+        unit="msg/s",
+        client_load="echo",
+    ),
+    Scenario(
+        name="client-large",
+        title="client-large: one client process, 4 connections, 1 MiB binary, 1 in flight "
+        "each, against loadgen serve",
+        mode="client",
+        args=["--conns", "4", "--size", str(1 << 20), "--inflight", "1"],
+        metric="mib_per_s",
+        unit="MiB/s",
+        client_load="large",
+    ),
 ]
 SCENARIO_NAMES = [s.name for s in SCENARIOS]
 SCENARIO_BY_NAME = {s.name: s for s in SCENARIOS}
@@ -461,7 +485,85 @@ PER_CPU = {
     "chat": ("deliveries", "deliveries/CPU-s"),
     "fanout": ("deliveries", "deliveries/CPU-s"),
     "handshakes": ("handshakes", "handshakes/CPU-s"),
+    # Client scenarios: per second of the client's own CPU time.
+    "client": ("messages", "msg/CPU-s"),
+    "client-large": ("mib", "MiB/CPU-s"),
 }
+
+
+# --------------------------------------------------------------------------
+# Clients (the client scenarios)
+#
+# One client process at a time, pinned to CPU 0 (where the servers run in
+# the other scenarios: the process measured), against one fixed server,
+# loadgen's C stub (`loadgen serve`), pinned to CPU 1.  Each Python client
+# (clients/*.py) verifies every echo and reports its own CPU time.
+
+CLIENT_CPU = SERVER_CPU
+FIXED_SERVER_CPU = GENERATOR_CPU
+CLIENT_BASELINE = "websockets"
+
+
+@dataclass
+class ClientSpec:
+    name: str
+    description: str
+    argv: object  # (port, scenario) -> list[str]
+    env: object = field(default_factory=dict)  # a dict, or a function returning one
+
+
+def _client(name: str):
+    def argv(port: int, scenario: str) -> list[str]:
+        sc = SCENARIO_BY_NAME[scenario]
+        binary = ["--binary"] if sc.client_load == "large" else []
+        return [str(PYTHON), str(BENCH / "clients" / name), "--port", str(port)] + binary
+
+    return argv
+
+
+def _loadgenClient(port: int, scenario: str) -> list[str]:
+    return [str(LOADGEN), SCENARIO_BY_NAME[scenario].client_load, "--port", str(port)]
+
+
+CLIENTS = [
+    ClientSpec(
+        "ratchet_tx",
+        "ratchet_tx.client.connect on Twisted, returning SendMessage (clients/ratchet_client.py)",
+        _client("ratchet_client.py"),
+        env=lambda: {"PYTHONPATH": str(ratchet_root)},
+    ),
+    ClientSpec(
+        "websockets",
+        "websockets.asyncio.client.connect, recv()/send() (clients/websockets_client.py)",
+        _client("websockets_client.py"),
+    ),
+    ClientSpec(
+        "autobahn",
+        "Autobahn|Python's WebSocketClientProtocol on Twisted, NVX on (clients/autobahn_client.py)",
+        _client("autobahn_client.py"),
+    ),
+    ClientSpec(
+        "picows",
+        "picows ws_connect and WSListener on asyncio (clients/picows_client.py)",
+        _client("picows_client.py"),
+    ),
+    ClientSpec(
+        "c-loadgen",
+        "the C load generator as the client: not a peer, the fixed server's ceiling",
+        _loadgenClient,
+    ),
+]
+CLIENT_NAMES = [c.name for c in CLIENTS]
+
+
+def baseline_client(rev: str, commit: str, root: Path) -> ClientSpec:
+    """The ratchet_tx client again, from the snapshot of another revision."""
+    return ClientSpec(
+        f"ratchet_tx@{commit}",
+        f"ratchet_tx's client as committed at {rev} ({commit}), run as ratchet_tx's is",
+        _client("ratchet_client.py"),
+        env={"PYTHONPATH": str(root)},
+    )
 
 
 # --------------------------------------------------------------------------
@@ -779,6 +881,97 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
     return record
 
 
+def run_client(client: ClientSpec, scenario: Scenario, options, logdir: Path, tag: str) -> dict:
+    """
+    One run of a client scenario: the fixed server (loadgen serve) on CPU 1,
+    C{client} on CPU 0 with the scenario's load; the client's own figures
+    (messages, its CPU time) and the server's CPU share meanwhile.
+    """
+    port = free_port()
+    log_path = logdir / f"{tag}.log"
+    env = dict(os.environ, **(client.env() if callable(client.env) else client.env))
+    record = {"scenario": scenario.name, "server": client.name, "ok": False, "error": ""}
+    with open(log_path, "wb") as log, tempfile.TemporaryDirectory() as cwd:
+        server = subprocess.Popen(
+            [str(LOADGEN), "serve", "--port", str(port), "--timeout", "3600"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            preexec_fn=_preexec(FIXED_SERVER_CPU if options.pin else None),
+        )
+        proc = None
+        try:
+            wait_listening(server, port, 30)
+            bound = options.warmup + options.duration + 90
+            argv = client.argv(port, scenario.name) + list(scenario.args)
+            argv += ["--warmup", str(options.warmup), "--duration", str(options.duration)]
+            argv += options.extra.get(scenario.name, [])
+            argv += ["--timeout", str(bound)]
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                preexec_fn=_preexec(CLIENT_CPU if options.pin else None),
+            )
+            cpu0 = cpu1 = t0 = t1 = None
+            mine = {os.getpid(), proc.pid, server.pid}
+            result = None
+            for line in lines(proc, time.monotonic() + bound + 15):
+                if line == "phase measure":
+                    t0, cpu0 = time.monotonic(), cpu_seconds(server.pid)
+                    others0 = others_cpu_ticks(mine)
+                elif line == "phase end":
+                    t1, cpu1 = time.monotonic(), cpu_seconds(server.pid)
+                    others1 = others_cpu_ticks(mine)
+                elif line.startswith("result "):
+                    result = json.loads(line[len("result ") :])
+                else:
+                    log.write(f"client: {line}\n".encode())
+            proc.wait(15)
+            stderr = proc.stderr.read().decode(errors="replace").strip()
+            if stderr:
+                log.write(f"client's stderr:\n{stderr}\n".encode())
+            if result is None:
+                raise RuntimeError(f"no result from the client: {stderr[-300:]}")
+            record["client_result"] = result
+            if not result["ok"]:
+                raise RuntimeError(f"client: {result['error']}")
+            if result.get("verify_errors") or result.get("protocol_errors"):
+                raise RuntimeError("wrong data from the server")
+            if "client_cpu" not in result:
+                # The C generator reports its CPU share as generator_cpu.
+                result["client_cpu"] = result["generator_cpu"]
+                result["client_cpu_s"] = result["generator_cpu"] * result["seconds"]
+            for key in ("messages_per_s", "mib_per_s", "client_cpu"):
+                record[key] = result[key]
+            used = result["client_cpu_s"]
+            if used > 0:
+                key, _unit = PER_CPU[scenario.name]
+                amount = result["messages"] if key == "messages" else result["bytes"] / 1048576
+                record["per_cpu_s"] = amount / used
+            if cpu0 is not None and cpu1 is not None and t1 > t0:
+                record["server_cpu"] = (cpu1 - cpu0) / (t1 - t0)
+                record["other_load"] = others_cpu_seconds(others0, others1) / (t1 - t0)
+            if server.poll() is not None:
+                raise RuntimeError(f"the fixed server died (status {server.returncode})")
+            record["value"] = record[scenario.metric]
+            record["ok"] = True
+        except Exception as e:  # a failed run is recorded, and the others go on
+            record["error"] = str(e)
+        finally:
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            stop(server)
+    if not record["ok"]:
+        record["server_log_tail"] = log_path.read_text(errors="replace")[-600:]
+    return record
+
+
 # --------------------------------------------------------------------------
 # Summary
 
@@ -803,18 +996,30 @@ def scenario_reference(sc: Scenario, servers: list[str], reference: str) -> str:
 
 
 def summarize(
-    runs: list[dict], servers: list[str], scenarios: list[Scenario], reference: str = BASELINE
+    runs: list[dict],
+    servers: list[str],
+    scenarios: list[Scenario],
+    reference: str = BASELINE,
+    clients: list[str] = (),
+    client_reference: str = CLIENT_BASELINE,
 ) -> dict:
+    """
+    Per scenario and server (or client, in the client scenarios): the
+    median, min and max over the repeats, and the median of the per-repeat
+    ratios to C{reference} (C{client_reference}).
+    """
     summary = {}
     overall = reference
     for sc in scenarios:
         reference = scenario_reference(sc, servers, overall)
         per_server = {}
         by_repeat = {}
+        names = clients if sc.client_load else servers
+        ref = client_reference if sc.client_load else reference
         for r in runs:
             if r["scenario"] == sc.name and r["ok"]:
                 by_repeat.setdefault(r["repeat"], {})[r["server"]] = r
-        for name in servers:
+        for name in names:
             mine = [r for r in runs if r["scenario"] == sc.name and r["server"] == name]
             if mine and all(r.get("skipped") for r in mine):
                 per_server[name] = {"runs": 0, "failed": 0, "na": mine[0]["error"]}
@@ -828,21 +1033,21 @@ def summarize(
                 values = [r["value"] for r in good]
                 entry.update(median=statistics.median(values), min=min(values), max=max(values))
                 ratios = [
-                    rep[name]["value"] / rep[reference]["value"]
+                    rep[name]["value"] / rep[ref]["value"]
                     for rep in by_repeat.values()
-                    if name in rep and reference in rep and rep[reference]["value"]
+                    if name in rep and ref in rep and rep[ref]["value"]
                 ]
                 if ratios:
                     entry["ratio"] = statistics.median(ratios)
                     entry["ratio_min"] = min(ratios)
                     entry["ratio_max"] = max(ratios)
                 cpu_ratios = [
-                    rep[name]["per_cpu_s"] / rep[reference]["per_cpu_s"]
+                    rep[name]["per_cpu_s"] / rep[ref]["per_cpu_s"]
                     for rep in by_repeat.values()
                     if name in rep
-                    and reference in rep
+                    and ref in rep
                     and rep[name].get("per_cpu_s")
-                    and rep[reference].get("per_cpu_s")
+                    and rep[ref].get("per_cpu_s")
                 ]
                 if cpu_ratios:
                     entry["per_cpu_ratio"] = statistics.median(cpu_ratios)
@@ -851,6 +1056,7 @@ def summarize(
                     entry["other_load_max"] = max(loads)
                 for key in (
                     "server_cpu",
+                    "client_cpu",
                     "generator_cpu",
                     "per_cpu_s",
                     "compression_ratio",
@@ -874,18 +1080,32 @@ def summarize(
 
 
 def print_tables(
-    summary: dict, servers: list[str], scenarios: list[Scenario], out, reference: str = BASELINE
+    summary: dict,
+    servers: list[str],
+    scenarios: list[Scenario],
+    out,
+    reference: str = BASELINE,
+    clients: list[str] = (),
+    client_reference: str = CLIENT_BASELINE,
 ) -> None:
     overall = reference
     for sc in scenarios:
         reference = scenario_reference(sc, servers, overall)
         per = summary[sc.name]
         better = "higher" if sc.higher_is_better else "lower"
+        names = clients if sc.client_load else servers
+        ref = client_reference if sc.client_load else reference
         print(f"\n### {sc.title}\n", file=out)
-        head = f"| server | {sc.unit} (median) | min–max | × {reference} |"
+        who = "client" if sc.client_load else "server"
+        head = f"| {who} | {sc.unit} (median) | min–max | × {ref} |"
         rule = "|---|--:|--:|--:|"
         extra = []
-        if sc.name in PER_CPU:
+        if sc.client_load:
+            extra.append(("per_cpu_s", PER_CPU[sc.name][1]))
+            extra.append(("per_cpu_ratio", f"{PER_CPU[sc.name][1]} × {ref}"))
+            extra.append(("client_cpu", "client CPU"))
+            extra.append(("server_cpu", "server CPU"))
+        elif sc.name in PER_CPU:
             extra.append(("per_cpu_s", PER_CPU[sc.name][1]))
             if sc.reference:
                 extra.append(("per_cpu_ratio", "per CPU-s ×"))
@@ -899,14 +1119,14 @@ def print_tables(
                 ("wire_bytes_per_message", "wire bytes/msg"),
                 ("compression_ratio", "compression"),
             ]
-        if sc.name != "idle":
+        if sc.name != "idle" and not sc.client_load:
             extra.append(("generator_cpu", "generator CPU"))
         for _key, label in extra:
             head += f" {label} |"
             rule += "--:|"
         print(head, file=out)
         print(rule, file=out)
-        for name in servers:
+        for name in names:
             e = per.get(name, {})
             if e.get("excluded"):
                 continue
@@ -926,8 +1146,10 @@ def print_tables(
                 v = e.get(key)
                 if v is None:
                     row += " - |"
-                elif key in ("server_cpu", "generator_cpu", "redis_cpu"):
+                elif key in ("server_cpu", "generator_cpu", "redis_cpu", "client_cpu"):
                     row += f" {v * 100:.0f}% |"
+                elif key == "per_cpu_ratio":
+                    row += f" {v:.2f}× |"
                 elif key.startswith("latency"):
                     row += f" {v:.1f} |"
                 elif key in ("compression_ratio", "per_cpu_ratio"):
@@ -950,6 +1172,11 @@ def print_tables(
                 f"; n/a: {NO_DEFLATE}; wire bytes/msg: payload bytes per message as "
                 "received, compression: inflated ÷ wire bytes"
             )
+        if sc.client_load:
+            note += (
+                "; per CPU-s: per second of the client's own CPU time; server CPU: "
+                "the fixed server's (loadgen serve) share of its CPU"
+            )
         loads = [e["other_load_max"] for e in per.values() if "other_load_max" in e]
         noisy = [v for v in loads if v > OTHER_LOAD_WARNING]
         if noisy:
@@ -959,7 +1186,11 @@ def print_tables(
             )
         print(f"\n{note})", file=out)
 
-    # The overview: one row per server, one column per scenario.
+    # The overview: one row per server, one column per scenario (the client
+    # scenarios have rows of their own, in their tables above).
+    scenarios = [sc for sc in scenarios if not sc.client_load]
+    if not scenarios:
+        return
     own = [
         f"{sc.name}: × {scenario_reference(sc, servers, overall)}"
         for sc in scenarios
@@ -1075,6 +1306,11 @@ def parse_args(argv):
         default=",".join(SCENARIO_NAMES),
         help="comma-separated, from: " + ", ".join(SCENARIO_NAMES),
     )
+    p.add_argument(
+        "--clients",
+        default=",".join(CLIENT_NAMES),
+        help="for the client scenarios, comma-separated, from: " + ", ".join(CLIENT_NAMES),
+    )
     p.add_argument("--repeats", type=int, default=None, help="repeats (5; --quick: 1)")
     p.add_argument("--warmup", type=float, default=None, help="seconds (1; --quick: 0.5)")
     p.add_argument(
@@ -1115,8 +1351,9 @@ def parse_args(argv):
         "--ratio-to",
         default=None,
         metavar="SERVER",
-        help=f"the server the × columns compare with ({BASELINE}; with --baseline "
-        f"and without {BASELINE} among --servers: the first baseline)",
+        help=f"the server (or client) the × columns compare with ({BASELINE}, in the "
+        f"client scenarios {CLIENT_BASELINE}; with --baseline and without it among "
+        f"--servers (--clients): the first baseline)",
     )
     p.add_argument(
         "--curves",
@@ -1153,6 +1390,10 @@ def parse_args(argv):
     o.servers = o.servers or ",".join(SERVER_NAMES)
     o.servers = [s.strip() for s in o.servers.split(",") if s.strip()]
     o.scenarios = [s.strip() for s in o.scenarios.split(",") if s.strip()]
+    o.clients = [s.strip() for s in o.clients.split(",") if s.strip()]
+    for s in o.clients:
+        if s not in CLIENT_NAMES:
+            p.error(f"unknown client {s!r}; known: {', '.join(CLIENT_NAMES)}")
     for s in o.servers:
         if s not in SERVER_NAMES:
             p.error(f"unknown server {s!r}; known: {', '.join(SERVER_NAMES)}")
@@ -1182,8 +1423,10 @@ def report(path: Path) -> int:
         f"repeat(s) of {document['options']['warmup']} s + {document['options']['duration']} s"
     )
     reference = document["options"].get("ratio_to", document["options"]["baseline"])
-    summary = summarize(document["runs"], names, scenarios, reference)
-    print_tables(summary, names, scenarios, sys.stdout, reference)
+    clients = document["options"].get("clients", [])
+    clientReference = document["options"].get("client_ratio_to", CLIENT_BASELINE)
+    summary = summarize(document["runs"], names, scenarios, reference, clients, clientReference)
+    print_tables(summary, names, scenarios, sys.stdout, reference, clients, clientReference)
     return 0
 
 
@@ -1230,10 +1473,30 @@ def main(argv=None) -> int:
                 while at < len(servers) and servers[at].name.startswith(f"{like}@"):
                     at += 1
                 servers.insert(at, baseline_server(rev, commit, root, like))
-    reference = options.ratio_to or (
-        f"{likes[0]}@{baselines[0][1]}"
-        if baselines and BASELINE not in options.servers
-        else BASELINE
+    clients = [c for c in CLIENTS if c.name in options.clients]
+    at = next((i + 1 for i, c in enumerate(clients) if c.name == "ratchet_tx"), 0)
+    for rev, commit in baselines:
+        name = f"ratchet_tx@{commit}"
+        if all(c.name != name for c in clients):
+            clients.insert(at, baseline_client(rev, commit, Path(snapshot.name) / f"at-{commit}"))
+            at += 1
+    reference = (
+        options.ratio_to
+        if options.ratio_to in [s.name for s in servers]
+        else (
+            f"{likes[0]}@{baselines[0][1]}"
+            if baselines and BASELINE not in options.servers
+            else BASELINE
+        )
+    )
+    clientReference = (
+        options.ratio_to
+        if options.ratio_to in [c.name for c in clients]
+        else (
+            f"ratchet_tx@{baselines[0][1]}"
+            if baselines and CLIENT_BASELINE not in options.clients
+            else CLIENT_BASELINE
+        )
     )
     if shutil.which("node") is None and any(s.name == "node-ws" for s in servers):
         sys.exit("node is not installed")
@@ -1244,10 +1507,13 @@ def main(argv=None) -> int:
     logdir = RESULTS / f"{stamp}-logs"
     logdir.mkdir()
     output = options.output or RESULTS / f"{stamp}.json"
-    total = sum(not s.only or sc.name in s.only for s in servers for sc in scenarios)
-    total *= options.repeats
+    total = options.repeats * sum(
+        len(clients) if sc.client_load else sum(not s.only or sc.name in s.only for s in servers)
+        for sc in scenarios
+    )
     print(
-        f"{total} runs: servers {', '.join(s.name for s in servers)}; scenarios "
+        f"{total} runs: servers {', '.join(s.name for s in servers)}; clients "
+        f"{', '.join(c.name for c in clients)}; scenarios "
         f"{', '.join(s.name for s in scenarios)}; {options.repeats} repeat(s) of "
         f"{options.warmup} s warm-up + {options.duration} s",
         flush=True,
@@ -1255,7 +1521,9 @@ def main(argv=None) -> int:
 
     machine = environment()  # before the runs: the repository may move meanwhile
     machine["baselines"] = {f"{like}@{commit}": rev for rev, commit in baselines for like in likes}
-    if any(s.name in (*RATCHET_SERVERS, "raw-writethrough") for s in servers):
+    if any(s.name in (*RATCHET_SERVERS, "raw-writethrough") for s in servers) or (
+        any(sc.client_load for sc in scenarios) and any(c.name == "ratchet_tx" for c in clients)
+    ):
         snapshot_ratchet(Path(snapshot.name) / "work-tree")
         machine["ratchet_tx_speedups"] = speedupsBuilt()
     runs = []
@@ -1263,7 +1531,7 @@ def main(argv=None) -> int:
     t_start = time.monotonic()
     for sc in scenarios:
         for rep in range(options.repeats):
-            for server in servers:
+            for server in clients if sc.client_load else servers:
                 tag = f"{sc.name}-{server.name}-{rep}"
                 why = unavailable(server, sc)
                 if why is not None:
@@ -1293,11 +1561,18 @@ def main(argv=None) -> int:
                     t = time.monotonic()
                     wait_quiet(min(options.quiet_wait, budget))
                     waited += time.monotonic() - t
-                record = run_once(server, sc, options, logdir, tag)
+                if sc.client_load:
+                    record = run_client(server, sc, options, logdir, tag)
+                else:
+                    record = run_once(server, sc, options, logdir, tag)
                 record["repeat"] = rep
                 runs.append(record)
                 if record["ok"]:
                     extra = ""
+                    if "client_cpu" in record:
+                        extra += f"  client CPU {record['client_cpu'] * 100:.0f}%"
+                        if "per_cpu_s" in record:
+                            extra += f" ({_fmt(record['per_cpu_s'])} {PER_CPU[sc.name][1]})"
                     if "server_cpu" in record:
                         extra += f"  server CPU {record['server_cpu'] * 100:.0f}%"
                     if "generator_cpu" in record and sc.name != "idle":
@@ -1325,8 +1600,9 @@ def main(argv=None) -> int:
 
     snapshot.cleanup()
     names = [s.name for s in servers]
-    summary = summarize(runs, names, scenarios, reference)
-    print_tables(summary, names, scenarios, sys.stdout, reference)
+    clientNames = [c.name for c in clients]
+    summary = summarize(runs, names, scenarios, reference, clientNames, clientReference)
+    print_tables(summary, names, scenarios, sys.stdout, reference, clientNames, clientReference)
     document = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - t_start, 1),
@@ -1343,9 +1619,12 @@ def main(argv=None) -> int:
             "quiet_wait": options.quiet_wait,
             "baseline": BASELINE,
             "ratio_to": reference,
+            "clients": clientNames,
+            "client_ratio_to": clientReference,
             "revisions": options.baseline,
         },
         "servers": {s.name: s.description for s in servers},
+        "clients": {c.name: c.description for c in clients},
         "summary": summary,
         "runs": runs,
     }

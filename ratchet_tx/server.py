@@ -19,7 +19,14 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import ILoggingContext, IProtocol, IPushProducer, ITransport
+from twisted.internet.interfaces import (
+    IHandshakeListener,
+    ILoggingContext,
+    INegotiated,
+    IProtocol,
+    IPushProducer,
+    ITransport,
+)
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -43,7 +50,7 @@ log = Logger()
 MAX_SHARED_ADDRESSES = 64
 
 
-@implementer(IProtocol, ILoggingContext, IPushProducer)
+@implementer(IProtocol, ILoggingContext, IPushProducer, IHandshakeListener)
 class ConnectionProtocol:
     """
     One connection, either end: bytes from the transport to an application
@@ -67,6 +74,7 @@ class ConnectionProtocol:
     __slots__ = (
         "__weakref__",
         "_lost",
+        "_tlsHandshaking",
         "app",
         "connected",
         "connection",
@@ -85,6 +93,11 @@ class ConnectionProtocol:
         self.factory = None
         self.connected = False
         self._lost = False
+        # Over Twisted's TLS layer, until its handshake completed: that layer
+        # holds what is written meanwhile and pauses its producer for it, and to
+        # stop reading then would stop the TLS handshake itself (a client's
+        # opening handshake is written before it).
+        self._tlsHandshaking = False
 
     def logPrefix(self) -> str:
         """The log prefix of the connection (Twisted's: the class name)."""
@@ -97,6 +110,7 @@ class ConnectionProtocol:
         self.connectionMade()
 
     def connectionMade(self) -> None:
+        self._tlsHandshaking = INegotiated.providedBy(self.transport)
         flow = self.flow
         self.connection = TransportConnection(
             self.transport, producer=self, flow=flow, localAddress=self.sharedLocalAddress()
@@ -165,7 +179,16 @@ class ConnectionProtocol:
         """Whether the peer's write buffer is over the high-water mark."""
         return self.connection.backedUp
 
+    def handshakeCompleted(self) -> None:
+        """
+        The TLS handshake completed (L{IHandshakeListener}): from now on the
+        TLS layer pauses this producer only when the peer reads too slowly.
+        """
+        self._tlsHandshaking = False
+
     def pauseProducing(self) -> None:
+        if self._tlsHandshaking:
+            return  # the TLS layer holds early writes; it is not backpressure
         self.transport.pauseProducing()
         self.connection.writesBackedUp()
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.protocol import Factory
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -24,6 +23,7 @@ from ratchet_tx.dispatch import deliver
 from ratchet_tx.flow import FlowControl
 from ratchet_tx.interfaces import IApplication, IConnection
 from ratchet_tx.server import ConnectionProtocol
+from ratchet_tx.transport.client import hostnameEndpoint
 from ratchet_tx.websocket.codecs.clienthandshake import ClientHandshake, parseURL
 from ratchet_tx.websocket.codecs.deflate import DeflatePolicy
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
@@ -198,7 +198,7 @@ def _connectPlain(
 ) -> Deferred[IConnection]:
     host, port = plainAddress(url)
     if endpoint is None:
-        endpoint = HostnameEndpoint(reactor, host, port, timeout=settings.handshakeTimeout)
+        endpoint = hostnameEndpoint(reactor, host, port, timeout=settings.handshakeTimeout)
     opened: Deferred[IConnection] = Deferred()
     attempt = endpoint.connect(_ClientFactory(_Opening(app, opened), flow))
     return _outcome(attempt, opened)
@@ -208,7 +208,7 @@ def _endpointFor(
     reactor: Any, handshake: ClientHandshake, trustRoot: Any, timeout: float
 ) -> IStreamClientEndpoint:
     url = handshake.url
-    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, url.host, url.port, timeout=timeout)
+    endpoint: IStreamClientEndpoint = hostnameEndpoint(reactor, url.host, url.port, timeout=timeout)
     if not url.secure:
         return endpoint
     try:

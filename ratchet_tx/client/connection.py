@@ -96,6 +96,8 @@ class ClientConnection(ProtocolConnection):
             self._connectionOpened()
             self._layer.opened(self)
         elif isinstance(event, HandshakeFailed):
+            if self._layer.connected.called:
+                return  # it failed already (timed out): the loss that follows says nothing new
             log.info("WebSocket handshake with {url} failed: {error}", url=self.url, error=event)
             self._layer.failed(self, Failure(event))
 
@@ -103,17 +105,18 @@ class ClientConnection(ProtocolConnection):
         self.heartbeat(self._clock.seconds())
 
     def _timedOut(self, what: str) -> None:
-        if self._protocol.state is CONNECTING:
-            self._layer.failed(
-                self,
-                Failure(
-                    TimeoutError(
-                        f"the opening handshake with {self.url} took over "
-                        f"{self._settings.handshakeTimeout} s"
-                    )
-                ),
-            )
-        super()._timedOut(what)
+        if self._protocol.state is not CONNECTING:
+            super()._timedOut(what)
+            return
+        # The opening handshake: one log line, as for every other way a
+        # handshake fails, written before the caller hears of it.
+        self._timer = None
+        error = TimeoutError(
+            f"the opening handshake with {self.url} took over {self._settings.handshakeTimeout} s"
+        )
+        log.info("WebSocket handshake with {url} failed: {error}", url=self.url, error=error)
+        self._layer.failed(self, Failure(error))
+        self.wrapped.abort()
 
     def _ended(self) -> None:
         heartbeat, self._heartbeat = self._heartbeat, None

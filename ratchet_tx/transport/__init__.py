@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.transport -*-
 """
-A write-through TCP transport for ratchet_tx's plain-TCP listeners.
+A write-through TCP transport for ratchet_tx's plain-TCP listeners, and for
+the connections its client makes (L{hostnameEndpoint}).
 
 Twisted's TCP transport buffers every write, waits for the socket to be
 writable and sends on the reactor's next turn; this one never waits for
@@ -18,13 +19,22 @@ Every other endpoint type (C{ssl:}, C{unix:}, C{systemd:}, ...) goes to
 Twisted's own L{twisted.internet.endpoints.serverFromString} unchanged.
 """
 
+from ratchet_tx.transport.client import hostnameEndpoint
 from ratchet_tx.transport.endpoint import TCPServerEndpoint, parseDescription, serverFromString
-from ratchet_tx.transport.tcp import WriteThroughPort, WriteThroughServer
+from ratchet_tx.transport.tcp import (
+    WriteThroughClient,
+    WriteThroughConnector,
+    WriteThroughPort,
+    WriteThroughServer,
+)
 
 __all__ = [
     "TCPServerEndpoint",
+    "WriteThroughClient",
+    "WriteThroughConnector",
     "WriteThroughPort",
     "WriteThroughServer",
+    "hostnameEndpoint",
     "parseDescription",
     "serverFromString",
 ]

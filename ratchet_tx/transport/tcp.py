@@ -1,11 +1,12 @@
 # -*- test-case-name: tests.transport.test_tcp -*-
 """
-A TCP server transport that writes through to the socket.
+A TCP transport that writes through to the socket, for servers and clients.
 
 Twisted's own transport buffers every C{write} and sends it on the reactor's
 next turn: it registers for writability, waits for the event, sends, and
 unregisters, even when the kernel would have taken the bytes at once.
-L{WriteThroughServer} sends without waiting for writability: a write of
+L{WriteThroughServer} (and L{WriteThroughClient}, the same for a
+connection we make) sends without waiting for writability: a write of
 C{sendAtOnceSize} bytes or more within C{write}, smaller ones at the end of
 the reactor turn they were written in (L{ratchet_tx.transport.turn}), and it
 falls back to Twisted's way only for what the kernel refuses.
@@ -28,13 +29,14 @@ C{_queue} and C{_pending} say what C{write} does with bytes::
 Whatever the kernel refuses waits in a L{WriteQueue} for writability.
 
 Everything else is Twisted's, inherited from L{twisted.internet.tcp.Server}
-and kept as it is: producers (a streaming producer is paused when more than
-C{bufferSize} bytes wait and resumed once they are all sent; a pull producer
-is asked for more whenever nothing waits), C{loseConnection} once the queue
-has drained, C{abortConnection}, half-close, addresses, C{TCP_NODELAY}, log
-context.  A send that fails inside C{write} is not reported from there: as
-with Twisted's transport, the connection is lost with L{twisted.internet.error.ConnectionLost} from
-the reactor.
+(L{twisted.internet.tcp.Client}, connecting included) and kept as it is:
+producers (a streaming producer is paused when more than C{bufferSize} bytes
+wait and resumed once they are all sent; a pull producer is asked for more
+whenever nothing waits), C{loseConnection} once the queue has drained,
+C{abortConnection}, half-close, addresses, C{TCP_NODELAY}, log context.  A
+send that fails inside C{write} is not reported from there: as with
+Twisted's transport, the connection is lost with
+L{twisted.internet.error.ConnectionLost} from the reactor.
 
 Reads ask for adaptive amounts (L{ratchet_tx.transport.reads}); C{bufferSize}
 is then only the threshold for pausing producers, not the read size as well.
@@ -101,9 +103,11 @@ def _checkBytes(data: object) -> None:
         raise TypeError("Data must be bytes")
 
 
-class WriteThroughServer(tcp.Server):
+class WriteThroughConnection(tcp.Connection):
     """
-    The server side of a TCP connection, writing through to its socket.
+    A TCP connection writing through to its socket: the write and read paths
+    that L{WriteThroughServer} and L{WriteThroughClient} share (mixed in
+    before Twisted's own C{tcp.Server} and C{tcp.Client}).
 
     @cvar minReadSize: the smallest read (see L{ratchet_tx.transport.reads}).
     @cvar maxReadSize: the largest read.
@@ -370,6 +374,10 @@ class WriteThroughServer(tcp.Server):
         self.protocol.dataReceived(data)
         return None
 
+
+class WriteThroughServer(WriteThroughConnection, tcp.Server):
+    """The server side of a TCP connection, writing through to its socket."""
+
     if hasattr(tcp.Server, "startTLS"):
 
         def startTLS(self, ctx: Any, normal: bool = True) -> None:
@@ -414,8 +422,8 @@ class _SocketWrites:
     transport): our writes, and Twisted's producer and closing methods.
     """
 
-    write = WriteThroughServer.write
-    writeSequence = WriteThroughServer.writeSequence
+    write = WriteThroughConnection.write
+    writeSequence = WriteThroughConnection.writeSequence
     loseConnection = FileDescriptor.loseConnection
     registerProducer = FileDescriptor.registerProducer
     unregisterProducer = FileDescriptor.unregisterProducer
@@ -425,3 +433,17 @@ class WriteThroughPort(tcp.Port):
     """A TCP listening port whose connections are L{WriteThroughServer}s."""
 
     transport = WriteThroughServer
+
+
+class WriteThroughClient(WriteThroughConnection, tcp.Client):
+    """
+    The client side of a TCP connection, writing through to its socket once
+    connected (Twisted's C{tcp.Client} connects it).
+    """
+
+
+class WriteThroughConnector(tcp.Connector):
+    """A TCP connector whose connections are L{WriteThroughClient}s."""
+
+    def _makeTransport(self) -> WriteThroughClient:
+        return WriteThroughClient(self.host, self.port, self.bindAddress, self, self.reactor)

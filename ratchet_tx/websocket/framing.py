@@ -219,6 +219,13 @@ class ClientHybiFraming(HybiFraming):
         self._nextKey = (keys or _processKeys()).next
 
     def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
+        if deflate is None:
+            # The hot path of a client: one C call builds the frame.
+            kind = type(message)
+            if kind is str:
+                return _maskedText(message, self._nextKey())  # type: ignore[arg-type]
+            if kind is bytes:
+                return _maskedFrame(_FIN_BINARY, message, self._nextKey())  # type: ignore[arg-type]
         return hybi.encodeMaskedMessage(plainMessage(message), deflate, key=self._nextKey())
 
     def encodeClose(self, code: int | None, reason: str) -> bytes:
@@ -230,6 +237,10 @@ class ClientHybiFraming(HybiFraming):
     def encodePong(self, payload: bytes) -> bytes:
         return hybi.encodeMaskedPong(payload, key=self._nextKey())
 
+
+_maskedText = hybi.maskedText
+_maskedFrame = hybi.maskedFrame
+_FIN_BINARY = hybi.FIN | int(hybi.Opcode.BINARY)
 
 _keys: list[hybi.MaskKeys] = []
 

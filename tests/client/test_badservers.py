@@ -106,6 +106,8 @@ class BadServerTests(TestCase):
         self.assertEqual(app.callbacks(), [])
         self.assertEqual(len(self.logged), lines, self.logged)
         yield self.settle()
+        # Nothing more once the connection is gone: one failure, one line.
+        self.assertEqual(len(self.logged), lines, self.logged)
 
     def settle(self) -> Deferred[None]:
         """A turn of the reactor, so the aborted sockets are really gone."""
@@ -157,8 +159,7 @@ class BadServerTests(TestCase):
         )
 
     def test_neverAnswers(self) -> Any:
-        # No log line yet: ClientConnection's timeouts are being reworked.
-        return self.refusedWith(TimeoutError, None, "", handshakeTimeout=0.2, lines=0)
+        return self.refusedWith(TimeoutError, None, "", handshakeTimeout=0.2)
 
     @inlineCallbacks
     def closedWith(self, code: int, frames: bytes) -> Any:

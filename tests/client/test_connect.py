@@ -6,7 +6,10 @@ TCP and TLS; and how a connection attempt fails.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from twisted.internet import reactor
@@ -21,6 +24,7 @@ from zope.interface import implementer
 from ratchet_tx.client import (
     ClientConnection,
     HandshakeRefused,
+    InvalidHandshakeResponse,
     clientSettings,
     connect,
 )
@@ -28,6 +32,7 @@ from ratchet_tx.client.connect import parseVersion
 from ratchet_tx.commands import SendMessage
 from ratchet_tx.interfaces import IApplication, IConnection
 from ratchet_tx.server import Server
+from ratchet_tx.transport import WriteThroughClient
 from ratchet_tx.websocket import WebSocket
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
 from tests.support.apps import RecordingApplication
@@ -124,6 +129,7 @@ class EveryVersionTests(LoopbackTestCase):
             app = Collector(len(sent))
             conn = yield connect(reactor, f"ws://127.0.0.1:{port}/echo", app, version=version.value)
             self.assertIsInstance(conn, ClientConnection)
+            self.assertIsInstance(conn.transportConnection.transport, WriteThroughClient)
             self.assertIs(conn.version, version)
             self.assertEqual(app.opens, 1, "onOpen ran before the Deferred fired")
             for message in sent:
@@ -177,6 +183,59 @@ class EveryVersionTests(LoopbackTestCase):
         conn = yield connect(reactor, f"ws://127.0.0.1:{port}/", Collector(0), deflate=False)
         self.assertFalse(conn.extensions)
         conn.abort()
+
+
+class SecureTests(LoopbackTestCase):
+    """wss://: TLS over the client's write-through transport, the server's
+    certificate checked against the trust root given."""
+
+    def listenTLS(self) -> tuple[int, Any]:
+        from twisted.internet.endpoints import serverFromString
+        from twisted.internet.ssl import Certificate
+
+        from tests.integration.test_tls import makeCertificate
+
+        directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory, True)
+        key, cert = makeCertificate(directory)
+        endpoint = serverFromString(
+            reactor, f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        )
+        factory = TrackingFactory(Server(WebSocket(echoing())), self.open)
+        port = self.successResultOf(endpoint.listen(factory))
+        self.addCleanup(self.allClosed)
+        self.addCleanup(port.stopListening)
+        return port.getHost().port, Certificate.loadPEM(cert.read_bytes())
+
+    @inlineCallbacks
+    def test_echoOverTLS(self) -> Any:
+        port, certificate = self.listenTLS()
+        app = Collector(2)
+        conn = yield connect(reactor, f"wss://127.0.0.1:{port}/", app, trustRoot=certificate)
+        tls = conn.transportConnection.transport
+        self.assertIsInstance(tls.transport, WriteThroughClient, "TLS over write-through")
+        large = bytes(range(256)) * 4096
+        conn.send("over TLS")
+        conn.send(large)
+        received = yield app.done
+        self.assertEqual(received, ["over TLS", large])
+        conn.close(1000)
+        yield app.closed
+
+    @inlineCallbacks
+    def test_untrustedCertificate(self) -> Any:
+        """
+        A certificate the platform's trust roots do not vouch for: the TLS
+        handshake fails, and so does C{connect} (the TLS layer's error is
+        not passed on: the connection is seen to close before the answer).
+        """
+        port, _ = self.listenTLS()
+        app = Collector(0)
+        failure = yield self.assertFailure(
+            connect(reactor, f"wss://127.0.0.1:{port}/", app), InvalidHandshakeResponse
+        )
+        self.assertIn("closed before the response head ended", str(failure))
+        self.assertEqual(app.opens, 0)
 
 
 class PlainTCPTests(LoopbackTestCase):

@@ -10,6 +10,7 @@ from typing import Any
 from twisted.internet.error import TimeoutError
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from ratchet_tx.client.connect import clientSettings
@@ -27,7 +28,7 @@ from ratchet_tx.websocket.codecs.events import Close
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
 from ratchet_tx.websocket.framing import Role
 from ratchet_tx.websocket.protocol import WebSocketProtocol
-from tests.support.apps import RecordingApplication
+from tests.support.apps import LogCapture, RecordingApplication
 
 LIMITS = {"maxHandshakeSize": 16384, "maxMessageSize": 1 << 20}
 
@@ -88,12 +89,20 @@ class HandshakeTests(SynchronousTestCase):
         self.assertEqual(pair.clock.getDelayedCalls(), [])
 
     def test_timesOut(self) -> None:
+        log = LogCapture(self)
         pair = Pair(handshakeTimeout=3)
-        pair.clock.advance(3)
+        pair.clock.advance(2.9)
+        self.assertEqual(pair.outcome, [])
+        pair.clock.advance(0.1)
         [failure] = pair.outcome
         self.assertIsInstance(failure.value, TimeoutError)
         self.assertFalse(pair.transport.connected)
         self.assertEqual(pair.clock.getDelayedCalls(), [])
+        # One log line, as for any failed handshake, naming the URL and the limit.
+        [line] = [e for e in log.events if e.get("log_namespace", "").startswith("ratchet_tx")]
+        self.assertEqual(line["log_level"], LogLevel.info)
+        self.assertIn("ws://example.test/chat", formatEvent(line))
+        self.assertIn("took over 3 s", formatEvent(line))
 
     def test_lostDuringTheHandshake(self) -> None:
         pair = Pair()

@@ -39,8 +39,10 @@ from ratchet_tx.websocket.codecs.hybi import (
     encodePong,
     encodeText,
     maskedFrame,
+    maskedText,
     pythonApplyMask,
     pythonMaskedFrame,
+    pythonMaskedText,
 )
 
 #: The message limit given to decoders where the test needs no other.
@@ -850,9 +852,28 @@ class MaskedEncodingTests(DecoderTestCase):
                     frame = build(0x80 | Opcode.BINARY, kind(payload), KEY)  # type: ignore[arg-type]
                     self.assertEqual(frame, expected, (build, kind, length))
 
+    def test_maskedTextAgreesWithEncodeFrame(self) -> None:
+        """
+        L{maskedText} (compiled, if built) and L{pythonMaskedText} build the
+        final text frame of the text's UTF-8, at every length boundary, for
+        ASCII text (read in place by the C version) and any other.
+        """
+        for length in BOUNDARY_LENGTHS:
+            for text in ("a" * length, "é" * (length // 2) + "x" * (length % 2), "😀" * 3):
+                expected = encodeFrame(Opcode.TEXT, text.encode("utf-8"), mask=KEY)
+                for build in (maskedText, pythonMaskedText):
+                    self.assertEqual(build(text, KEY), expected, (build, length))
+
+    def test_maskedTextRefusesLoneSurrogates(self) -> None:
+        for build in (maskedText, pythonMaskedText):
+            self.assertRaises(UnicodeEncodeError, build, "a\ud800", KEY)
+
     def test_compiledArguments(self) -> None:
         if not SPEEDUPS:
             return
+        self.assertRaises(TypeError, maskedText, b"bytes", KEY)
+        self.assertRaises(ValueError, maskedText, "x", b"abc")
+        self.assertRaises(TypeError, maskedText, "x")
         self.assertRaises(ValueError, maskedFrame, 0x81, b"x", b"abc")
         self.assertRaises(ValueError, maskedFrame, 256, b"x", KEY)
         self.assertRaises(ValueError, maskedFrame, -1, b"x", KEY)

@@ -5,6 +5,8 @@ and the rule that lets a server frame a message once for many receivers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from ratchet_tx.websocket.codecs import hybi
@@ -148,6 +150,25 @@ class ClientFramingTests(SynchronousTestCase):
         self.assertEqual(first[1] & hybi.MASK_BIT, hybi.MASK_BIT)
         self.assertNotEqual(first[2:6], second[2:6], "a fresh key for each frame")
         self.assertEqual(readByServer(first + second), [message, message])
+
+    def test_everyKindOfMessage(self) -> None:
+        """
+        Text (ASCII or not, a C{str} subclass) and binary (any bytes-like)
+        reach a server as sent, each frame with its own key.
+        """
+
+        class Text(str):
+            pass
+
+        framing = ClientHybiFraming()
+        messages: list[Any] = ["ascii", "héllo ☃", Text("sub"), b"\x00\xff", bytearray(b"ba")]
+        messages.append(memoryview(b"mv"))
+        frames = [framing.encode(m) for m in messages]
+        self.assertEqual(len({frame[2:6] for frame in frames}), len(frames))
+        self.assertEqual(
+            readByServer(b"".join(frames)),
+            ["ascii", "héllo ☃", "sub", b"\x00\xff", b"ba", b"mv"],
+        )
 
     def test_maskedControlFrames(self) -> None:
         framing = ClientHybiFraming()

@@ -55,7 +55,8 @@ A client decodes with C{expectMasked=False} (a masked frame from a server
 fails with 1002) and encodes with the C{encodeMasked*} functions: each frame
 gets a fresh key from a L{MaskKeys}, and L{maskedFrame} writes header, key
 and masked payload into one new C{bytes} (in C when the speedups are built),
-so the payload is copied once.
+so the payload is copied once; L{maskedText} does the same from a C{str},
+reading ASCII text in place (no intermediate C{bytes}).
 """
 
 from __future__ import annotations
@@ -192,14 +193,32 @@ def pythonMaskedFrame(b0: int, payload: bytes, key: bytes) -> bytes:
     return _header(b0, MASK_BIT, len(payload)) + key + pythonApplyMask(payload, key)
 
 
+def pythonMaskedText(text: str, key: bytes) -> bytes:
+    """
+    The masked frame (FIN, text opcode) of a whole text message, C{text} in
+    UTF-8.
+
+    The pure-Python L{maskedText}, used when the optional C speedups were
+    not built.
+
+    @raise UnicodeEncodeError: C{text} holds a lone surrogate.
+    """
+    return pythonMaskedFrame(_FIN_TEXT, text.encode("utf-8"), key)
+
+
 _compiledApplyMask: Callable[[bytes, bytes], bytes] | None
 _compiledMaskedFrame: Callable[[int, bytes, bytes], bytes] | None
+_compiledMaskedText: Callable[[str, bytes], bytes] | None
 try:
     from ratchet_tx.websocket.codecs._speedups import applyMask as _compiledApplyMask
     from ratchet_tx.websocket.codecs._speedups import maskedFrame as _compiledMaskedFrame
 except ImportError:  # built without a C compiler: pure Python it is
     _compiledApplyMask = None
     _compiledMaskedFrame = None
+try:
+    from ratchet_tx.websocket.codecs._speedups import maskedText as _compiledMaskedText
+except ImportError:  # no speedups, or built from an older source
+    _compiledMaskedText = None
 
 #: Whether L{applyMask} and L{maskedFrame} are the compiled ones
 #: (C{ratchet_tx/websocket/codecs/_speedups.c}).
@@ -214,6 +233,13 @@ applyMask = _compiledApplyMask if _compiledApplyMask is not None else pythonAppl
 #: else L{pythonMaskedFrame}.
 maskedFrame: Callable[[int, bytes, bytes], bytes] = (
     _compiledMaskedFrame if _compiledMaskedFrame is not None else pythonMaskedFrame
+)
+
+#: Build the masked frame of a whole text message from the C{str} and its
+#: key, without an intermediate C{bytes} for ASCII text: the compiled
+#: version if it was built, else L{pythonMaskedText}.
+maskedText: Callable[[str, bytes], bytes] = (
+    _compiledMaskedText if _compiledMaskedText is not None else pythonMaskedText
 )
 
 
@@ -599,9 +625,7 @@ def _header(b0: int, maskBit: int, length: int) -> bytes:
 #: The headers of unmasked final text and binary frames of up to 125 bytes,
 #: built once: most messages are small.
 _SMALL_TEXT_HEADERS = [bytes((FIN | _TEXT, length)) for length in range(MAX_PAYLOAD_NORMAL + 1)]
-_SMALL_BINARY_HEADERS = [
-    bytes((FIN | _BINARY, length)) for length in range(MAX_PAYLOAD_NORMAL + 1)
-]
+_SMALL_BINARY_HEADERS = [bytes((FIN | _BINARY, length)) for length in range(MAX_PAYLOAD_NORMAL + 1)]
 
 
 def encodeText(text: str) -> bytes:
