@@ -93,7 +93,7 @@ class _Description:
     def __get__(self, transport: Any, owner: type | None = None) -> Any:
         if transport is None:
             return self
-        server = transport.server
+        server = getattr(transport, "server", None)  # a client has none
         port = "?" if server is None else server._realPortNumber
         return f"<{type(transport.protocol).__name__} #{transport.sessionno} on {port}>"
 
@@ -138,7 +138,7 @@ class WriteThroughConnection(tcp.Connection):
         # class's empty tuple stands in) and its description (made when
         # asked, see _Description).
         del self._tempDataBuffer
-        if self.server is not None:  # Twisted set it then
+        if getattr(self, "server", None) is not None:  # Twisted's tcp.Server set it
             del self.repstr
 
     @property
