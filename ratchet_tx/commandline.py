@@ -432,11 +432,17 @@ class CommandLineService(ServerService):
         if self._listening:
             return
         self._listening = True
-        for description, listener in zip(self.descriptions, self, strict=True):
+        # The listeners come first, in the order of the descriptions; what
+        # follows them (the session store's Redis client) is no listener.
+        children = list(self)
+        listeners = children[: len(self.descriptions)]
+        for description, listener in zip(self.descriptions, listeners, strict=True):
             try:
                 listener.privilegedStartService()
             except CannotListenError as e:
                 raise listenFailed(description, e) from None
+        for other in children[len(self.descriptions) :]:
+            other.privilegedStartService()
 
     def startService(self) -> None:
         self.privilegedStartService()

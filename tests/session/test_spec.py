@@ -134,6 +134,30 @@ class CommandLineTests(SynchronousTestCase):
         self.assertIs(client.parent, service)
         self.addCleanup(client.close)
 
+    def test_startsWithTheRedisClient(self) -> None:
+        """
+        The Redis client beside the listeners is no listener: the service
+        starts (twistd's privilegedStartService, then startService) and
+        listens on every --listen.
+        """
+        import twisted.internet
+        from twisted.internet import reactor
+
+        self.assertIsNotNone(reactor)
+        fake = MemoryReactorClock()
+        self.patch(twisted.internet, "reactor", fake)
+        options = self.parse(
+            "--session", "php+redis://127.0.0.1:6390/0",
+            "--listen", "tcp:8090:interface=127.0.0.1", "--listen", "tcp:8091",
+        )  # fmt: skip
+        service = makeService(options)
+        self.addCleanup(options.sessionStore().client.close)
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual([port for port, *_ in fake.tcpServers], [8090, 8091])
+        self.assertTrue(options.sessionStore().client.running)
+
     def test_usageErrors(self) -> None:
         for args, expected in [
             (["--session", "flask-cookie"], SECRET_VARIABLE),
