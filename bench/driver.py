@@ -11,6 +11,12 @@ It prints, per scenario, the median of the repeats with min-max, and each
 server's ratio to Autobahn measured in the same repeat (median of the
 per-repeat ratios), and writes everything as JSON into bench/results/.
 
+The sessions scenario runs ratchet_tx with a session store (`twistd ratchet
+--session ... --session-required`) against a redis-server of its own, which the
+driver starts for each run on a free loopback port (pinned to the generator's
+CPU), fills with SESSIONS sessions in the store's format, and stops; the
+generator sends one of those session ids with every handshake.
+
 Nothing here talks to anything but 127.0.0.0/8; every run is bounded in time.
 """
 
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -56,6 +63,88 @@ QUIET_BUDGET_RUNS = 10
 
 
 # --------------------------------------------------------------------------
+# Session stores (the sessions scenario)
+
+# Different sessions in Redis; the generator sends their ids in turn.
+SESSIONS = 10_000
+# Every id is this and 8 digits: 26 characters, as PHP's default ids.
+SESSION_ID_PREFIX = "bench" + "0" * 13
+# Seconds the seeded sessions live (PHP's session.gc_maxlifetime default).
+SESSION_TTL = 1440
+# The cookie the generator sends to servers without a store.
+DEFAULT_COOKIE = "PHPSESSID"
+# Why a server has no figure in a scenario it does not take part in.
+NO_SESSIONS = "not a ratchet_tx server: no session layer to compare"
+ONLY_SESSIONS = "runs in the sessions scenario only"
+
+
+def session_id(n: int) -> str:
+    return f"{SESSION_ID_PREFIX}{n:08d}"
+
+
+def _login(n: int) -> dict:
+    # What a web site's login page keeps in the session; bench.apps'
+    # SessionEcho checks that "name" belongs to the cookie's id.
+    return {
+        "name": f"user-{n:08d}",
+        "user_id": n,
+        "login_time": 1764672000 + n,
+        "csrf_token": f"{n * 2654435761 % 2**64:016x}" * 4,
+        "roles": ["chat", "member"],
+    }
+
+
+def _php_value(value) -> str:
+    # PHP's serialize() of a string (length in bytes), an int, or a list.
+    if isinstance(value, str):
+        return f's:{len(value.encode())}:"{value}";'
+    if isinstance(value, int):
+        return f"i:{value};"
+    items = "".join(f"i:{i};{_php_value(v)}" for i, v in enumerate(value))
+    return f"a:{len(value)}:{{{items}}}"
+
+
+def php_session(n: int) -> bytes:
+    """session_encode() of the login session, session.serialize_handler=php:
+    name|serialize(value) for each variable, back to back."""
+    return "".join(f"{k}|{_php_value(v)}" for k, v in _login(n).items()).encode()
+
+
+def json_session(n: int) -> bytes:
+    return json.dumps(_login(n), separators=(",", ":")).encode()
+
+
+@dataclass
+class SessionStore:
+    name: str
+    spec: str  # --session, with {port}
+    cookie: str  # the cookie the store reads
+    key: str  # the Redis key of a session, with {sid}
+    encode: object  # n -> the bytes stored under session n's key
+
+    def twistd_args(self, redis_port: int) -> list[str]:
+        return ["--session", self.spec.format(port=redis_port), "--session-required"]
+
+
+STORES = {
+    "php-redis": SessionStore(
+        "php-redis",
+        "php+redis://127.0.0.1:{port}/0",
+        "PHPSESSID",
+        "PHPREDIS_SESSION:{sid}",
+        php_session,
+    ),
+    "json-redis": SessionStore(
+        "json-redis",
+        "json+redis://127.0.0.1:{port}/0?prefix=bench:session:&cookieName=sid",
+        "sid",
+        "bench:session:{sid}",
+        json_session,
+    ),
+}
+
+
+# --------------------------------------------------------------------------
 # Servers
 
 
@@ -67,6 +156,8 @@ class ServerSpec:
     env: object = field(default_factory=dict)  # a dict, or a function returning one
     raw: bool = False  # raw TCP: the generator sends bytes, no WebSocket
     deflate: bool = True  # speaks permessage-deflate (else n/a in scenarios that need it)
+    ratchet: bool = False  # ratchet_tx itself (takes part in the sessions scenario)
+    store: SessionStore | None = None  # with this session store, in the sessions scenario only
 
 
 # ratchet_tx runs from a copy of the work tree taken when the driver starts
@@ -168,8 +259,9 @@ def _deflate(scenario: str) -> list[str]:
     return ["--deflate"] if SCENARIO_BY_NAME[scenario].deflate else []
 
 
-def _ratchet(port: int, scenario: str) -> list[str]:
-    app = "bench.apps:Broadcast" if _broadcast(scenario) else "ratchet_tx.examples.echo:Echo"
+def _ratchet(port: int, scenario: str, app: str | None = None) -> list[str]:
+    if app is None:
+        app = "bench.apps:Broadcast" if _broadcast(scenario) else "ratchet_tx.examples.echo:Echo"
     return [
         str(PYTHON),
         str(BENCH / "servers" / "ratchet_twistd.py"),
@@ -200,6 +292,19 @@ SERVERS = [
         "tcp: on ratchet_tx.transport where it has one",
         _ratchet,
         env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        ratchet=True,
+    ),
+    *(
+        ServerSpec(
+            f"ratchet_tx+{store.name}",
+            f"ratchet_tx with --session {store.spec} --session-required "
+            "(bench.apps:SessionEcho) against a redis-server of its own",
+            partial(_ratchet, app="bench.apps:SessionEcho"),
+            env=lambda: {"PYTHONPATH": str(ratchet_root)},
+            ratchet=True,
+            store=store,
+        )
+        for store in STORES.values()
     ),
     ServerSpec(
         "autobahn",
@@ -251,13 +356,15 @@ SERVERS = [
 SERVER_NAMES = [s.name for s in SERVERS]
 
 
-def baseline_server(rev: str, commit: str, root: Path) -> ServerSpec:
-    """The ratchet_tx server again, from the snapshot of another revision."""
+def baseline_server(server: ServerSpec, rev: str, commit: str, root: Path) -> ServerSpec:
+    """A ratchet_tx server again, from the snapshot of another revision."""
     return ServerSpec(
-        f"ratchet_tx@{commit}",
-        f"ratchet_tx as committed at {rev} ({commit}), run as ratchet_tx is",
-        _ratchet,
+        f"{server.name}@{commit}",
+        f"{server.name} as committed at {rev} ({commit}), run as {server.name} is",
+        server.argv,
         env={"PYTHONPATH": str(root)},
+        ratchet=True,
+        store=server.store,
     )
 
 
@@ -275,6 +382,8 @@ class Scenario:
     unit: str
     higher_is_better: bool = True
     deflate: bool = False  # permessage-deflate: servers that lack it are n/a
+    sessions: bool = False  # session cookies; ratchet_tx servers only
+    reference: str | None = None  # the × column's server, if not the run's
 
 
 SCENARIOS = [
@@ -330,6 +439,17 @@ SCENARIOS = [
         metric="handshakes_per_s",
         unit="handshakes/s",
     ),
+    Scenario(
+        name="sessions",
+        title=f"sessions: handshakes, 32 at a time, each with one of {SESSIONS:,} session "
+        "cookies in turn; ratchet_tx without a session layer, and with a Redis store",
+        mode="handshakes",
+        args=["--concurrency", "32", "--sessions", str(SESSIONS)],
+        metric="handshakes_per_s",
+        unit="handshakes/s",
+        sessions=True,
+        reference="ratchet_tx",
+    ),
 ]
 SCENARIO_NAMES = [s.name for s in SCENARIOS]
 SCENARIO_BY_NAME = {s.name: s for s in SCENARIOS}
@@ -342,7 +462,19 @@ PER_CPU = {
     "broadcast": ("deliveries", "deliveries/CPU-s"),
     "chat": ("deliveries", "deliveries/CPU-s"),
     "handshakes": ("handshakes", "handshakes/CPU-s"),
+    "sessions": ("handshakes", "handshakes/CPU-s"),
 }
+
+
+def not_in(server: ServerSpec, scenario: Scenario) -> str | None:
+    """Why the server takes no part in the scenario (n/a), or None."""
+    if scenario.deflate and not server.deflate:
+        return NO_DEFLATE
+    if scenario.sessions and not server.ratchet:
+        return NO_SESSIONS
+    if server.store is not None and not scenario.sessions:
+        return ONLY_SESSIONS
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -469,6 +601,113 @@ def lines(proc: subprocess.Popen, deadline: float):
 
 
 # --------------------------------------------------------------------------
+# redis-server, for the sessions scenario
+
+
+def _resp(*args) -> bytes:
+    """One command in RESP2."""
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"".join(
+        [b"*%d\r\n" % len(parts)] + [b"$%d\r\n%s\r\n" % (len(p), p) for p in parts]
+    )
+
+
+class RedisProcess:
+    """A redis-server of one run: a free loopback port, no persistence, in a
+    temporary directory; stopped (and its directory removed) by stop()."""
+
+    def __init__(self, cpu: int | None, timeout: float = 15.0) -> None:
+        executable = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not os.access(executable, os.X_OK):
+            raise RuntimeError(
+                "the sessions scenario needs redis-server (apt-get install redis-server)"
+            )
+        self.port = free_port()
+        self.dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
+        self.log = open(Path(self.dir.name) / "redis.log", "wb")
+        self.proc = subprocess.Popen(
+            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir.name, "--daemonize", "no"],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_preexec(cpu),
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.call("PING") == b"PONG":
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def _connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def call(self, *args) -> bytes | int:
+        """One command on a connection of its own; its reply (simple, bulk
+        or integer; an error raises)."""
+        with self._connect() as sock:
+            sock.sendall(_resp(*args))
+            data = b""
+            while True:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    raise OSError("redis-server closed the connection")
+                data += chunk
+                head, sep, rest = data.partition(b"\r\n")
+                if not sep:
+                    continue
+                kind, value = head[:1], head[1:]
+                if kind == b"-":
+                    raise RuntimeError(f"redis: {value.decode()}")
+                if kind == b"+":
+                    return value
+                if kind == b":":
+                    return int(value)
+                if kind == b"$" and len(rest) >= int(value) + 2:
+                    return rest[: int(value)]
+
+    def seed(self, store: SessionStore, count: int) -> None:
+        """Write sessions 0..count-1 as the store's framework does (SET
+        with a TTL), pipelined."""
+        commands = b"".join(
+            _resp("SET", store.key.format(sid=session_id(n)), store.encode(n), "EX", SESSION_TTL)
+            for n in range(count)
+        )
+        expected = b"+OK\r\n" * count
+        with self._connect() as sock:
+            sock.sendall(commands)
+            got = b""
+            while len(got) < len(expected):
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    raise RuntimeError("redis-server closed the connection while seeding")
+                got += chunk
+        if got != expected:
+            raise RuntimeError(f"seeding failed: {got[:200]!r}")
+
+    def stats(self) -> dict[str, int]:
+        """INFO's integer fields (keyspace_hits, connected_clients, ...)."""
+        info = self.call("INFO")
+        fields = {}
+        for line in info.decode().splitlines():
+            key, sep, value = line.partition(":")
+            if sep and value.strip().isdigit():
+                fields[key] = int(value)
+        return fields
+
+    def stop(self) -> None:
+        stop(self.proc)
+        self.log.close()
+        self.dir.cleanup()
+
+
+# --------------------------------------------------------------------------
 # One run
 
 
@@ -477,9 +716,21 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
     log_path = logdir / f"{tag}.log"
     env = dict(os.environ, **(server.env() if callable(server.env) else server.env))
     record = {"scenario": scenario.name, "server": server.name, "ok": False, "error": ""}
+    argv = server.argv(port, scenario.name)
+    redis = None
+    if server.store is not None:
+        try:
+            redis = RedisProcess(GENERATOR_CPU if options.pin else None)
+            redis.seed(server.store, SESSIONS)
+        except Exception as e:
+            if redis is not None:
+                redis.stop()
+            record["error"] = f"redis-server: {e}"
+            return record
+        argv += server.store.twistd_args(redis.port)
     with open(log_path, "wb") as log, tempfile.TemporaryDirectory() as cwd:
         proc = subprocess.Popen(
-            server.argv(port, scenario.name),
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -494,6 +745,9 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             argv = [str(LOADGEN), scenario.mode, "--port", str(port)] + list(scenario.args)
             if server.raw:
                 argv.append("--raw")
+            if scenario.sessions:
+                cookie = server.store.cookie if server.store else DEFAULT_COOKIE
+                argv += ["--cookie", f"{cookie}={SESSION_ID_PREFIX}"]
             argv += ["--warmup", str(options.warmup), "--duration", str(options.duration)]
             argv += options.extra.get(scenario.name, [])
             bound = options.warmup + options.duration + 90
@@ -508,14 +762,20 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             )
             cpu0 = cpu1 = t0 = t1 = None
             mine = {os.getpid(), proc.pid, gen.pid}
+            if redis is not None:
+                mine.add(redis.proc.pid)
             result = None
             for line in lines(gen, time.monotonic() + bound + 15):
                 if line == "phase measure":
                     t0, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
                     others0 = others_cpu_ticks(mine)
+                    if redis is not None:
+                        redis_cpu0 = cpu_seconds(redis.proc.pid)
                 elif line == "phase end":
                     t1, cpu1 = time.monotonic(), cpu_seconds(proc.pid)
                     others1 = others_cpu_ticks(mine)
+                    if redis is not None:
+                        redis_cpu1 = cpu_seconds(redis.proc.pid)
                 elif line.startswith("ready "):
                     time.sleep(1.0)  # let the server settle
                     rss_after = rss_kib(proc.pid)
@@ -537,6 +797,24 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             bad = {k: result[k] for k in ("verify_errors", "protocol_errors") if result[k]}
             if bad:
                 raise RuntimeError(f"wrong data from the server: {bad}")
+            if result.get("refused"):
+                raise RuntimeError(
+                    f"{result['refused']} handshake(s) refused (first: {result['refusal']})"
+                )
+            if redis is not None:
+                # Every handshake looked its session up, over one connection.
+                stats = redis.stats()
+                record["redis_stats"] = {
+                    k: stats.get(k)
+                    for k in ("keyspace_hits", "keyspace_misses", "total_connections_received")
+                }
+                # This call's connection, and the server's store.
+                record["redis_clients"] = stats.get("connected_clients", 0) - 1
+                if stats.get("keyspace_misses"):
+                    raise RuntimeError(f"{stats['keyspace_misses']} lookups found no session")
+                hits = stats.get("keyspace_hits", 0)
+                if hits < result["handshakes"]:
+                    raise RuntimeError(f"{hits} lookups for {result['handshakes']} handshakes")
             for key in ("messages_per_s", "mib_per_s", "deliveries_per_s", "handshakes_per_s"):
                 record[key] = result[key]
             record["generator_cpu"] = result["generator_cpu"]
@@ -556,6 +834,8 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 used = cpu1 - cpu0
                 record["server_cpu"] = used / (t1 - t0)
                 record["server_cpu_s"] = used
+                if redis is not None:
+                    record["redis_cpu"] = (redis_cpu1 - redis_cpu0) / (t1 - t0)
                 # CPU other processes used meanwhile, in CPUs: more than a few
                 # percent disturbs the run.
                 record["other_load"] = others_cpu_seconds(others0, others1) / (t1 - t0)
@@ -581,6 +861,8 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 gen.kill()
                 gen.wait()
             stop(proc)
+            if redis is not None:
+                redis.stop()
     if not record["ok"]:
         tail = log_path.read_text(errors="replace")[-600:]
         record["server_log_tail"] = tail
@@ -605,11 +887,23 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return text
 
 
+def reference_of(sc: Scenario, reference: str | dict) -> str:
+    """The server the scenario's × column compares with: the run's
+    reference, or per scenario (a dict, as the JSON keeps it)."""
+    if isinstance(reference, dict):
+        return reference.get(sc.name, BASELINE)
+    return reference
+
+
 def summarize(
-    runs: list[dict], servers: list[str], scenarios: list[Scenario], reference: str = BASELINE
+    runs: list[dict],
+    servers: list[str],
+    scenarios: list[Scenario],
+    references: str | dict = BASELINE,
 ) -> dict:
     summary = {}
     for sc in scenarios:
+        reference = reference_of(sc, references)
         per_server = {}
         by_repeat = {}
         for r in runs:
@@ -640,6 +934,7 @@ def summarize(
                     entry["other_load_max"] = max(loads)
                 for key in (
                     "server_cpu",
+                    "redis_cpu",
                     "generator_cpu",
                     "per_cpu_s",
                     "compression_ratio",
@@ -662,9 +957,14 @@ def summarize(
 
 
 def print_tables(
-    summary: dict, servers: list[str], scenarios: list[Scenario], out, reference: str = BASELINE
+    summary: dict,
+    servers: list[str],
+    scenarios: list[Scenario],
+    out,
+    references: str | dict = BASELINE,
 ) -> None:
     for sc in scenarios:
+        reference = reference_of(sc, references)
         per = summary[sc.name]
         better = "higher" if sc.higher_is_better else "lower"
         print(f"\n### {sc.title}\n", file=out)
@@ -674,6 +974,8 @@ def print_tables(
         if sc.name in PER_CPU:
             extra.append(("per_cpu_s", PER_CPU[sc.name][1]))
             extra.append(("server_cpu", "server CPU"))
+        if sc.sessions:
+            extra.append(("redis_cpu", "redis CPU"))
         if sc.mode == "broadcast":
             extra += [("latency_p50_ms", "latency p50 ms"), ("latency_p99_ms", "p99 ms")]
         if sc.deflate:
@@ -706,7 +1008,7 @@ def print_tables(
                 v = e.get(key)
                 if v is None:
                     row += " - |"
-                elif key in ("server_cpu", "generator_cpu"):
+                elif key in ("server_cpu", "redis_cpu", "generator_cpu"):
                     row += f" {v * 100:.0f}% |"
                 elif key.startswith("latency"):
                     row += f" {v:.1f} |"
@@ -725,6 +1027,11 @@ def print_tables(
                 f"; n/a: {NO_DEFLATE}; wire bytes/msg: payload bytes per message as "
                 "received, compression: inflated ÷ wire bytes"
             )
+        if sc.sessions:
+            note += (
+                "; redis CPU: the redis-server's share of a CPU (it shares the "
+                f"generator's); -: no Redis; n/a: {NO_SESSIONS}"
+            )
         loads = [e["other_load_max"] for e in per.values() if "other_load_max" in e]
         noisy = [v for v in loads if v > OTHER_LOAD_WARNING]
         if noisy:
@@ -735,11 +1042,17 @@ def print_tables(
         print(f"\n{note})", file=out)
 
     # The overview: one row per server, one column per scenario.
+    # The reference most scenarios share; the others say theirs in the head.
+    overall = statistics.mode([reference_of(sc, references) for sc in scenarios] or [BASELINE])
     print(
-        "\n### Overview: median, and × " + reference + " (median of per-repeat ratios)\n",
+        "\n### Overview: median, and × " + overall + " (median of per-repeat ratios)\n",
         file=out,
     )
-    print("| server | " + " | ".join(f"{sc.name} ({sc.unit})" for sc in scenarios) + " |", file=out)
+    heads = []
+    for sc in scenarios:
+        own = reference_of(sc, references)
+        heads.append(f"{sc.name} ({sc.unit}" + (f", × {own})" if own != overall else ")"))
+    print("| server | " + " | ".join(heads) + " |", file=out)
     print("|---|" + "--:|" * len(scenarios), file=out)
     for name in servers:
         cells = []
@@ -752,7 +1065,7 @@ def print_tables(
                 cells.append("failed" if e.get("runs") else "-")
                 continue
             cell = _fmt(e["median"], sc.unit)
-            if "ratio" in e and name != reference:
+            if "ratio" in e and name != reference_of(sc, references):
                 cell += f" ({e['ratio']:.2f}×)"
             cells.append(cell)
         print(f"| {name} | " + " | ".join(cells) + " |", file=out)
@@ -923,7 +1236,9 @@ def report(path: Path) -> int:
         f"{document['options']['repeats']} "
         f"repeat(s) of {document['options']['warmup']} s + {document['options']['duration']} s"
     )
-    reference = document["options"].get("ratio_to", document["options"]["baseline"])
+    reference = document["options"].get(
+        "references", document["options"].get("ratio_to", document["options"]["baseline"])
+    )
     summary = summarize(document["runs"], names, scenarios, reference)
     print_tables(summary, names, scenarios, sys.stdout, reference)
     return 0
@@ -951,18 +1266,32 @@ def main(argv=None) -> int:
     scenarios = [s for s in SCENARIOS if s.name in options.scenarios]
     baselines = [(rev, resolve_revision(rev)) for rev in options.baseline]
     snapshot = tempfile.TemporaryDirectory(prefix="ratchet_tx-bench-")
-    at = next((i + 1 for i, s in enumerate(servers) if s.name == "ratchet_tx"), 0)
+    # Each ratchet_tx server (with its session stores) at each revision,
+    # right after the work tree's.
+    done = set()
     for rev, commit in baselines:
         root = Path(snapshot.name) / f"at-{commit}"
-        if not root.exists():
-            snapshot_revision(commit, root)
-            servers.insert(at, baseline_server(rev, commit, root))
-            at += 1
+        if commit in done:
+            continue
+        done.add(commit)
+        snapshot_revision(commit, root)
+        for original in [s for s in servers if s.ratchet and "@" not in s.name]:
+            at = max(i for i, s in enumerate(servers) if s.name.split("@")[0] == original.name)
+            servers.insert(at + 1, baseline_server(original, rev, commit, root))
     reference = options.ratio_to or (
         f"ratchet_tx@{baselines[0][1]}"
         if baselines and BASELINE not in options.servers
         else BASELINE
     )
+    # A scenario that names its own reference (sessions: ratchet_tx) uses it
+    # when it runs and --ratio-to does not say otherwise.
+    names_run = {s.name for s in servers}
+    references = {
+        sc.name: sc.reference
+        if sc.reference in names_run and not options.ratio_to
+        else reference
+        for sc in scenarios
+    }
     if shutil.which("node") is None and any(s.name == "node-ws" for s in servers):
         sys.exit("node is not installed")
 
@@ -992,22 +1321,23 @@ def main(argv=None) -> int:
         for rep in range(options.repeats):
             for server in servers:
                 tag = f"{sc.name}-{server.name}-{rep}"
-                if sc.deflate and not server.deflate:
-                    # Not a failure: this server cannot take part.
+                why = not_in(server, sc)
+                if why is not None:
+                    # Not a failure: this server takes no part.
                     runs.append(
                         {
                             "scenario": sc.name,
                             "server": server.name,
                             "ok": False,
                             "skipped": True,
-                            "error": NO_DEFLATE,
+                            "error": why,
                             "repeat": rep,
                         }
                     )
                     elapsed = time.monotonic() - t_start
                     print(
                         f"[{len(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
-                        f"#{rep + 1} {server.name:<13} n/a: {NO_DEFLATE}",
+                        f"#{rep + 1} {server.name:<13} n/a: {why}",
                         flush=True,
                     )
                     continue
@@ -1024,6 +1354,11 @@ def main(argv=None) -> int:
                     extra = ""
                     if "server_cpu" in record:
                         extra += f"  server CPU {record['server_cpu'] * 100:.0f}%"
+                    if "redis_cpu" in record:
+                        extra += (
+                            f"  redis CPU {record['redis_cpu'] * 100:.0f}% "
+                            f"({record['redis_clients']} connection(s) from the server)"
+                        )
                     if "generator_cpu" in record and sc.name != "idle":
                         extra += f"  generator CPU {record['generator_cpu'] * 100:.0f}%"
                     if "latency_ms" in record:
@@ -1049,8 +1384,8 @@ def main(argv=None) -> int:
 
     snapshot.cleanup()
     names = [s.name for s in servers]
-    summary = summarize(runs, names, scenarios, reference)
-    print_tables(summary, names, scenarios, sys.stdout, reference)
+    summary = summarize(runs, names, scenarios, references)
+    print_tables(summary, names, scenarios, sys.stdout, references)
     document = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - t_start, 1),
@@ -1067,6 +1402,7 @@ def main(argv=None) -> int:
             "quiet_wait": options.quiet_wait,
             "baseline": BASELINE,
             "ratio_to": reference,
+            "references": references,
             "revisions": options.baseline,
         },
         "servers": {s.name: s.description for s in servers},
