@@ -23,6 +23,7 @@ Nothing here talks to anything but 127.0.0.0/8; every run is bounded in time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -75,7 +76,6 @@ SESSION_TTL = 1440
 DEFAULT_COOKIE = "PHPSESSID"
 # Why a server has no figure in a scenario it does not take part in.
 NO_SESSIONS = "not a ratchet_tx server: no session layer to compare"
-ONLY_SESSIONS = "runs in the sessions scenario only"
 
 
 def session_id(n: int) -> str:
@@ -152,12 +152,21 @@ STORES = {
 class ServerSpec:
     name: str
     description: str
-    argv: object  # (port, scenario) -> list[str]
+    # (port, scenario) -> list[str]; with redis, REDIS_URL in it (and in env's
+    # values) stands for the URL of the run's redis-server.
+    argv: object
     env: object = field(default_factory=dict)  # a dict, or a function returning one
     raw: bool = False  # raw TCP: the generator sends bytes, no WebSocket
     deflate: bool = True  # speaks permessage-deflate (else n/a in scenarios that need it)
-    ratchet: bool = False  # ratchet_tx itself (takes part in the sessions scenario)
-    store: SessionStore | None = None  # with this session store, in the sessions scenario only
+    ratchet: bool = False  # ratchet_tx itself (--baseline runs it again at another revision)
+    store: SessionStore | None = None  # with this session store (the sessions scenario's)
+    processes: int = 1  # server processes, each on its own port
+    redis: bool = False  # needs a redis-server (started by the driver for each run)
+    only: tuple = ()  # the scenarios it takes part in (empty: all)
+
+
+#: Stands for the run's Redis URL in a ServerSpec's argv and env.
+REDIS_URL = "{redis}"
 
 
 # ratchet_tx runs from a copy of the work tree taken when the driver starts
@@ -165,15 +174,21 @@ class ServerSpec:
 ratchet_root = REPO
 
 
+#: The benchmark's ratchet_tx applications, taken into every snapshot.
+APP_MODULES = ("apps.py", "hubapps.py")
+
+
 def snapshot_ratchet(into: Path) -> None:
-    """Copy ratchet_tx, its twistd plugin and bench/apps.py into a folder
-    that then stands in for the repository on the servers' PYTHONPATH."""
+    """Copy ratchet_tx, its twistd plugin and bench's application modules
+    (APP_MODULES) into a folder that then stands in for the repository on
+    the servers' PYTHONPATH."""
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "dropin.cache")
     shutil.copytree(REPO / "ratchet_tx", into / "ratchet_tx", ignore=skip)
     (into / "twisted" / "plugins").mkdir(parents=True)
     shutil.copy2(REPO / "twisted" / "plugins" / "ratchet_plugin.py", into / "twisted" / "plugins")
     (into / "bench").mkdir()
-    shutil.copy2(BENCH / "apps.py", into / "bench")
+    for name in APP_MODULES:
+        shutil.copy2(BENCH / name, into / "bench")
     build_speedups(into / "ratchet_tx" / "websocket" / "codecs")
     global ratchet_root
     ratchet_root = into
@@ -197,15 +212,20 @@ def snapshot_revision(commit: str, into: Path) -> None:
     """
     ratchet_tx as committed at C{commit}, laid out as snapshot_ratchet lays
     out the work tree (git archive of the same paths) and built the same way.
-    A revision without bench/apps.py gets today's.
+    A revision without one of the application modules (APP_MODULES) gets
+    today's.
     """
     paths = ["ratchet_tx", "twisted/plugins/ratchet_plugin.py"]
-    hasApps = subprocess.run(
-        ["git", "-C", str(REPO), "cat-file", "-e", f"{commit}:bench/apps.py"],
-        capture_output=True,
-    ).returncode == 0
-    if hasApps:
-        paths.append("bench/apps.py")
+    missing = []
+    for name in APP_MODULES:
+        has = subprocess.run(
+            ["git", "-C", str(REPO), "cat-file", "-e", f"{commit}:bench/{name}"],
+            capture_output=True,
+        ).returncode == 0
+        if has:
+            paths.append(f"bench/{name}")
+        else:
+            missing.append(name)
     into.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", "--format=tar", commit, "--", *paths],
@@ -213,9 +233,9 @@ def snapshot_revision(commit: str, into: Path) -> None:
         check=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    if not hasApps:
-        (into / "bench").mkdir(exist_ok=True)
-        shutil.copy2(BENCH / "apps.py", into / "bench")
+    (into / "bench").mkdir(exist_ok=True)
+    for name in missing:
+        shutil.copy2(BENCH / name, into / "bench")
     build_speedups(into / "ratchet_tx" / "websocket" / "codecs")
 
 
@@ -277,6 +297,22 @@ def _ratchet(port: int, scenario: str, app: str | None = None) -> list[str]:
     ]
 
 
+def _daphne(port: int) -> list[str]:
+    """daphne serving bench/servers/channels_site.py (settings from the environment)."""
+    return [
+        str(PYTHON),
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-v",
+        "1",
+        "channels_site:application",
+    ]
+
+
 def _script(name: str, deflate: bool = True):
     def argv(port: int, scenario: str) -> list[str]:
         extra = _deflate(scenario) if deflate else []
@@ -303,6 +339,8 @@ SERVERS = [
             env=lambda: {"PYTHONPATH": str(ratchet_root)},
             ratchet=True,
             store=store,
+            redis=True,
+            only=("sessions",),
         )
         for store in STORES.values()
     ),
@@ -353,18 +391,84 @@ SERVERS = [
         ),
     ),
 ]
+# The fanout scenario's servers: across two processes (and one redis-server),
+# or all receivers in one process for reference.
+FANOUT_APP = "bench.hubapps:Fanout"
+SERVERS += [
+    ServerSpec(
+        "ratchet_tx-1proc",
+        "twistd -n ratchet --app bench.hubapps:Fanout, one process, the local hub "
+        "(Subscribe / Publish): the single-process reference",
+        lambda port, scenario: _ratchet(port, scenario, FANOUT_APP),
+        env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        ratchet=True,
+        only=("fanout",),
+    ),
+    ServerSpec(
+        "ratchet_tx-redis",
+        "2 × twistd -n ratchet --app bench.hubapps:Fanout --hub redis://...: RedisHub, "
+        "one publish script per message, each process fans out to its own receivers",
+        lambda port, scenario: _ratchet(port, scenario, FANOUT_APP) + ["--hub", REDIS_URL],
+        env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        ratchet=True,
+        processes=2,
+        redis=True,
+        only=("fanout",),
+    ),
+    ServerSpec(
+        "websockets-redis",
+        "2 × websockets + redis-py asyncio pub/sub (websockets' docs): PUBLISH per "
+        "message, each process broadcast()s what its subscription reads",
+        lambda port, scenario: (
+            _script("websockets_redis.py", deflate=False)(port, scenario) + ["--redis", REDIS_URL]
+        ),
+        processes=2,
+        redis=True,
+        only=("fanout",),
+    ),
+    ServerSpec(
+        "channels-daphne",
+        "2 × daphne, Django Channels, channels_redis RedisPubSubChannelLayer: "
+        "group_send to one group of every consumer",
+        lambda port, scenario: _daphne(port),
+        env={
+            "BENCH_REDIS_URL": REDIS_URL,
+            "BENCH_CHANNEL_LAYER": "pubsub",
+            "PYTHONPATH": str(BENCH / "servers"),
+        },
+        processes=2,
+        redis=True,
+        only=("fanout",),
+    ),
+    ServerSpec(
+        "channels-daphne-core",
+        "channels-daphne with channels_redis RedisChannelLayer (Channels' usual layer)",
+        lambda port, scenario: _daphne(port),
+        env={
+            "BENCH_REDIS_URL": REDIS_URL,
+            "BENCH_CHANNEL_LAYER": "core",
+            "PYTHONPATH": str(BENCH / "servers"),
+        },
+        processes=2,
+        redis=True,
+        only=("fanout",),
+    ),
+]
 SERVER_NAMES = [s.name for s in SERVERS]
 
 
-def baseline_server(server: ServerSpec, rev: str, commit: str, root: Path) -> ServerSpec:
-    """A ratchet_tx server again, from the snapshot of another revision."""
-    return ServerSpec(
-        f"{server.name}@{commit}",
-        f"{server.name} as committed at {rev} ({commit}), run as {server.name} is",
-        server.argv,
+#: The ratchet_tx servers (those that --baseline runs again at another revision).
+RATCHET_SERVERS = tuple(s.name for s in SERVERS if s.ratchet)
+
+
+def baseline_server(rev: str, commit: str, root: Path, like: str = "ratchet_tx") -> ServerSpec:
+    """The ratchet_tx server C{like} again, from the snapshot of another revision."""
+    spec = next(s for s in SERVERS if s.name == like)
+    return dataclasses.replace(
+        spec,
+        name=f"{like}@{commit}",
+        description=f"{like} as committed at {rev} ({commit}), run as {like} is",
         env={"PYTHONPATH": str(root)},
-        ratchet=True,
-        store=server.store,
     )
 
 
@@ -383,7 +487,8 @@ class Scenario:
     higher_is_better: bool = True
     deflate: bool = False  # permessage-deflate: servers that lack it are n/a
     sessions: bool = False  # session cookies; ratchet_tx servers only
-    reference: str | None = None  # the × column's server, if not the run's
+    ports: int = 1  # broadcast: the receivers' ports (a one-process server: its port again)
+    reference: str | None = None  # the × column's server here, if it ran (else the run's)
 
 
 SCENARIOS = [
@@ -421,6 +526,17 @@ SCENARIOS = [
         metric="deliveries_per_s",
         unit="deliveries/s",
         deflate=True,
+    ),
+    Scenario(
+        name="fanout",
+        title="fanout: 64-byte text, 1 sender to 2000 receivers on 2 server ports "
+        "(2 processes, or 1 holding all), 16 in flight",
+        mode="broadcast",
+        args=["--conns", "2000", "--size", "64", "--window", "16"],
+        metric="deliveries_per_s",
+        unit="deliveries/s",
+        ports=2,
+        reference="ratchet_tx-1proc",
     ),
     Scenario(
         name="idle",
@@ -461,20 +577,10 @@ PER_CPU = {
     "large": ("mib", "MiB/CPU-s"),
     "broadcast": ("deliveries", "deliveries/CPU-s"),
     "chat": ("deliveries", "deliveries/CPU-s"),
+    "fanout": ("deliveries", "deliveries/CPU-s"),
     "handshakes": ("handshakes", "handshakes/CPU-s"),
     "sessions": ("handshakes", "handshakes/CPU-s"),
 }
-
-
-def not_in(server: ServerSpec, scenario: Scenario) -> str | None:
-    """Why the server takes no part in the scenario (n/a), or None."""
-    if scenario.deflate and not server.deflate:
-        return NO_DEFLATE
-    if scenario.sessions and not server.ratchet:
-        return NO_SESSIONS
-    if server.store is not None and not scenario.sessions:
-        return ONLY_SESSIONS
-    return None
 
 
 # --------------------------------------------------------------------------
@@ -711,38 +817,60 @@ class RedisProcess:
 # One run
 
 
+def unavailable(server: ServerSpec, scenario: Scenario) -> str | None:
+    """Why C{server} has no figure in C{scenario} (n/a, not a failure), if it has none."""
+    if scenario.deflate and not server.deflate:
+        return NO_DEFLATE
+    if scenario.sessions and not server.ratchet:
+        return NO_SESSIONS
+    if server.only and scenario.name not in server.only:
+        return f"runs in {', '.join(server.only)} only"
+    return None
+
+
 def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag: str) -> dict:
-    port = free_port()
     log_path = logdir / f"{tag}.log"
-    env = dict(os.environ, **(server.env() if callable(server.env) else server.env))
     record = {"scenario": scenario.name, "server": server.name, "ok": False, "error": ""}
-    argv = server.argv(port, scenario.name)
-    redis = None
-    if server.store is not None:
-        try:
-            redis = RedisProcess(GENERATOR_CPU if options.pin else None)
-            redis.seed(server.store, SESSIONS)
-        except Exception as e:
-            if redis is not None:
-                redis.stop()
-            record["error"] = f"redis-server: {e}"
-            return record
-        argv += server.store.twistd_args(redis.port)
     with open(log_path, "wb") as log, tempfile.TemporaryDirectory() as cwd:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=env,
-            preexec_fn=_preexec(SERVER_CPU if options.pin else None),
-        )
+        procs: list[subprocess.Popen] = []
+        redis = None
         gen = None
         try:
-            wait_listening(proc, port, 30)
+            url = ""
+            if server.redis:
+                # Across processes (fanout) the redis-server is part of the
+                # server: on its CPU, counted in its CPU. A session store is a
+                # database outside it: on the generator's CPU, counted apart.
+                cpu = GENERATOR_CPU if server.store is not None else SERVER_CPU
+                redis = RedisProcess(cpu if options.pin else None)
+                if server.store is not None:
+                    redis.seed(server.store, SESSIONS)
+                url = f"redis://127.0.0.1:{redis.port}/0"
+            env = dict(os.environ)
+            for key, value in (server.env() if callable(server.env) else server.env).items():
+                env[key] = value.replace(REDIS_URL, url)
+            ports = [free_port() for _ in range(server.processes)]
+            for port in ports:
+                procs.append(
+                    subprocess.Popen(
+                        [a.replace(REDIS_URL, url) for a in server.argv(port, scenario.name)]
+                        + (server.store.twistd_args(redis.port) if server.store and redis else []),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        cwd=cwd,
+                        env=env,
+                        preexec_fn=_preexec(SERVER_CPU if options.pin else None),
+                    )
+                )
+            for proc, port in zip(procs, ports, strict=True):
+                wait_listening(proc, port, 30)
             time.sleep(0.3)  # let it finish starting up before the baseline
-            argv = [str(LOADGEN), scenario.mode, "--port", str(port)] + list(scenario.args)
+            proc = procs[0]
+            # The receivers' ports: one per process, or the one port again.
+            targets = [ports[i % len(ports)] for i in range(max(scenario.ports, len(ports)))]
+            argv = [str(LOADGEN), scenario.mode, "--port", ",".join(map(str, targets))]
+            argv += list(scenario.args)
             if server.raw:
                 argv.append("--raw")
             if scenario.sessions:
@@ -753,6 +881,8 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             bound = options.warmup + options.duration + 90
             argv += ["--timeout", str(bound)]
             rss_before = rss_kib(proc.pid)
+            counted = redis is not None and server.store is None
+            measured = [p.pid for p in procs] + ([redis.proc.pid] if counted else [])
             gen = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,
@@ -761,20 +891,20 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 preexec_fn=_preexec(GENERATOR_CPU if options.pin else None),
             )
             cpu0 = cpu1 = t0 = t1 = None
-            mine = {os.getpid(), proc.pid, gen.pid}
+            mine = {os.getpid(), gen.pid, *measured}
             if redis is not None:
                 mine.add(redis.proc.pid)
             result = None
             for line in lines(gen, time.monotonic() + bound + 15):
                 if line == "phase measure":
-                    t0, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
+                    t0, cpu0 = time.monotonic(), [cpu_seconds(pid) for pid in measured]
                     others0 = others_cpu_ticks(mine)
-                    if redis is not None:
+                    if server.store is not None and redis is not None:
                         redis_cpu0 = cpu_seconds(redis.proc.pid)
                 elif line == "phase end":
-                    t1, cpu1 = time.monotonic(), cpu_seconds(proc.pid)
+                    t1, cpu1 = time.monotonic(), [cpu_seconds(pid) for pid in measured]
                     others1 = others_cpu_ticks(mine)
-                    if redis is not None:
+                    if server.store is not None and redis is not None:
                         redis_cpu1 = cpu_seconds(redis.proc.pid)
                 elif line.startswith("ready "):
                     time.sleep(1.0)  # let the server settle
@@ -801,7 +931,7 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 raise RuntimeError(
                     f"{result['refused']} handshake(s) refused (first: {result['refusal']})"
                 )
-            if redis is not None:
+            if server.store is not None and redis is not None:
                 # Every handshake looked its session up, over one connection.
                 stats = redis.stats()
                 record["redis_stats"] = {
@@ -831,10 +961,16 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                     result["compressed_messages"] / received if received else 0.0
                 )
             if cpu0 is not None and cpu1 is not None and t1 > t0:
-                used = cpu1 - cpu0
+                # Every server process and the redis-server, added up.
+                each = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
+                used = sum(each)
                 record["server_cpu"] = used / (t1 - t0)
+                if len(each) > 1:
+                    record["process_cpu"] = [u / (t1 - t0) for u in each]
+                if counted:
+                    record["redis_cpu"] = each[-1] / (t1 - t0)
                 record["server_cpu_s"] = used
-                if redis is not None:
+                if server.store is not None and redis is not None:
                     record["redis_cpu"] = (redis_cpu1 - redis_cpu0) / (t1 - t0)
                 # CPU other processes used meanwhile, in CPUs: more than a few
                 # percent disturbs the run.
@@ -848,8 +984,15 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                         "handshakes": result["handshakes"],
                     }[key]
                     record["per_cpu_s"] = amount / used
-            if proc.poll() is not None:
-                raise RuntimeError(f"server died (status {proc.returncode})")
+            if scenario.ports > 1:
+                # Verify the split: every process's receivers got the messages.
+                record["port_split"] = result.get("ports", [])
+                reached = {p["port"] for p in record["port_split"] if p["deliveries"]}
+                if not set(ports) <= reached:
+                    raise RuntimeError(f"no deliveries through ports {set(ports) - reached}")
+            for p in procs + ([redis.proc] if redis is not None else []):
+                if p.poll() is not None:
+                    raise RuntimeError(f"server died (status {p.returncode})")
             if scenario.metric not in record:
                 raise RuntimeError(f"no {scenario.metric}")
             record["value"] = record[scenario.metric]
@@ -860,7 +1003,8 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             if gen is not None and gen.poll() is None:
                 gen.kill()
                 gen.wait()
-            stop(proc)
+            for p in procs:
+                stop(p)
             if redis is not None:
                 redis.stop()
     if not record["ok"]:
@@ -913,6 +1057,8 @@ def summarize(
             mine = [r for r in runs if r["scenario"] == sc.name and r["server"] == name]
             if mine and all(r.get("skipped") for r in mine):
                 per_server[name] = {"runs": 0, "failed": 0, "na": mine[0]["error"]}
+                if mine[0].get("excluded"):
+                    per_server[name]["excluded"] = True  # not in this scenario's table
                 continue
             mine = [r for r in mine if not r.get("skipped")]
             good = [r for r in mine if r["ok"]]
@@ -929,6 +1075,16 @@ def summarize(
                     entry["ratio"] = statistics.median(ratios)
                     entry["ratio_min"] = min(ratios)
                     entry["ratio_max"] = max(ratios)
+                cpu_ratios = [
+                    rep[name]["per_cpu_s"] / rep[reference]["per_cpu_s"]
+                    for rep in by_repeat.values()
+                    if name in rep
+                    and reference in rep
+                    and rep[name].get("per_cpu_s")
+                    and rep[reference].get("per_cpu_s")
+                ]
+                if cpu_ratios:
+                    entry["per_cpu_ratio"] = statistics.median(cpu_ratios)
                 loads = [r["other_load"] for r in good if "other_load" in r]
                 if loads:
                     entry["other_load_max"] = max(loads)
@@ -940,6 +1096,7 @@ def summarize(
                     "compression_ratio",
                     "wire_bytes_per_message",
                     "compressed_share",
+                    "redis_cpu",
                 ):
                     vals = [r[key] for r in good if key in r]
                     if vals:
@@ -973,9 +1130,13 @@ def print_tables(
         extra = []
         if sc.name in PER_CPU:
             extra.append(("per_cpu_s", PER_CPU[sc.name][1]))
+            if sc.reference:
+                extra.append(("per_cpu_ratio", "per CPU-s ×"))
             extra.append(("server_cpu", "server CPU"))
         if sc.sessions:
             extra.append(("redis_cpu", "redis CPU"))
+        elif sc.reference and sc.name in PER_CPU:
+            extra.append(("redis_cpu", "of it redis"))
         if sc.mode == "broadcast":
             extra += [("latency_p50_ms", "latency p50 ms"), ("latency_p99_ms", "p99 ms")]
         if sc.deflate:
@@ -992,6 +1153,8 @@ def print_tables(
         print(rule, file=out)
         for name in servers:
             e = per.get(name, {})
+            if e.get("excluded"):
+                continue
             if "na" in e:
                 print(f"| {name} | n/a |" + " |" * (2 + len(extra)), file=out)
                 continue
@@ -1008,11 +1171,11 @@ def print_tables(
                 v = e.get(key)
                 if v is None:
                     row += " - |"
-                elif key in ("server_cpu", "redis_cpu", "generator_cpu"):
+                elif key in ("server_cpu", "generator_cpu", "redis_cpu"):
                     row += f" {v * 100:.0f}% |"
                 elif key.startswith("latency"):
                     row += f" {v:.1f} |"
-                elif key == "compression_ratio":
+                elif key in ("compression_ratio", "per_cpu_ratio"):
                     row += f" {v:.2f}× |"
                 elif key == "wire_bytes_per_message":
                     row += f" {v:.0f} |"
@@ -1022,6 +1185,13 @@ def print_tables(
                 row += f" ({e['failed']} failed)"
             print(row, file=out)
         note = f"({better} is better"
+        if sc.reference and sc.sessions:
+            note += f"; per CPU-s ×: {sc.unit.split('/')[0]} per CPU-second ÷ {reference}'s"
+        elif sc.reference:
+            note += (
+                f"; server CPU: every server process and the redis-server added up, "
+                f"all on one CPU; per CPU-s ×: deliveries per CPU-second ÷ {reference}'s"
+            )
         if sc.deflate:
             note += (
                 f"; n/a: {NO_DEFLATE}; wire bytes/msg: payload bytes per message as "
@@ -1101,7 +1271,8 @@ def environment() -> dict:
     code = (
         "import importlib.metadata as m, json\n"
         "out = {}\n"
-        "for p in ('twisted', 'autobahn', 'websockets', 'picows', 'wsaccel', 'zope.interface'):\n"
+        "for p in ('twisted', 'autobahn', 'websockets', 'picows', 'wsaccel', 'zope.interface',\n"
+        "          'redis', 'django', 'channels', 'channels_redis', 'daphne'):\n"
         "    try: out[p] = m.version(p)\n"
         "    except Exception: out[p] = None\n"
         "print(json.dumps(out))"
@@ -1111,6 +1282,7 @@ def environment() -> dict:
     except ValueError:
         info["packages"] = {}
     info["node"] = _version(["node", "--version"])
+    info["redis_server"] = _version(["redis-server", "--version"])
     try:
         info["ws"] = json.loads((BENCH / "node_modules" / "ws" / "package.json").read_text())[
             "version"
@@ -1244,6 +1416,11 @@ def report(path: Path) -> int:
     return 0
 
 
+def _counted(runs: list[dict]) -> int:
+    """The runs so far, but those of servers not in their scenario."""
+    return sum(1 for r in runs if not r.get("excluded"))
+
+
 def main(argv=None) -> int:
     options = parse_args(argv)
     if options.report:
@@ -1266,20 +1443,20 @@ def main(argv=None) -> int:
     scenarios = [s for s in SCENARIOS if s.name in options.scenarios]
     baselines = [(rev, resolve_revision(rev)) for rev in options.baseline]
     snapshot = tempfile.TemporaryDirectory(prefix="ratchet_tx-bench-")
-    # Each ratchet_tx server (with its session stores) at each revision,
-    # right after the work tree's.
-    done = set()
+    # Each ratchet_tx server chosen (ratchet_tx if none) again at every
+    # baseline revision, right after it.
+    likes = [n for n in RATCHET_SERVERS if n in options.servers] or ["ratchet_tx"]
     for rev, commit in baselines:
         root = Path(snapshot.name) / f"at-{commit}"
-        if commit in done:
-            continue
-        done.add(commit)
-        snapshot_revision(commit, root)
-        for original in [s for s in servers if s.ratchet and "@" not in s.name]:
-            at = max(i for i, s in enumerate(servers) if s.name.split("@")[0] == original.name)
-            servers.insert(at + 1, baseline_server(original, rev, commit, root))
+        if not root.exists():
+            snapshot_revision(commit, root)
+            for like in likes:
+                at = next((i + 1 for i, s in enumerate(servers) if s.name == like), 0)
+                while at < len(servers) and servers[at].name.startswith(f"{like}@"):
+                    at += 1
+                servers.insert(at, baseline_server(rev, commit, root, like))
     reference = options.ratio_to or (
-        f"ratchet_tx@{baselines[0][1]}"
+        f"{likes[0]}@{baselines[0][1]}"
         if baselines and BASELINE not in options.servers
         else BASELINE
     )
@@ -1301,7 +1478,8 @@ def main(argv=None) -> int:
     logdir = RESULTS / f"{stamp}-logs"
     logdir.mkdir()
     output = options.output or RESULTS / f"{stamp}.json"
-    total = len(servers) * len(scenarios) * options.repeats
+    total = sum(not s.only or sc.name in s.only for s in servers for sc in scenarios)
+    total *= options.repeats
     print(
         f"{total} runs: servers {', '.join(s.name for s in servers)}; scenarios "
         f"{', '.join(s.name for s in scenarios)}; {options.repeats} repeat(s) of "
@@ -1310,8 +1488,8 @@ def main(argv=None) -> int:
     )
 
     machine = environment()  # before the runs: the repository may move meanwhile
-    machine["baselines"] = {f"ratchet_tx@{commit}": rev for rev, commit in baselines}
-    if any(s.name in ("ratchet_tx", "raw-writethrough") for s in servers):
+    machine["baselines"] = {f"{like}@{commit}": rev for rev, commit in baselines for like in likes}
+    if any(s.name in (*RATCHET_SERVERS, "raw-writethrough") for s in servers):
         snapshot_ratchet(Path(snapshot.name) / "work-tree")
         machine["ratchet_tx_speedups"] = speedupsBuilt()
     runs = []
@@ -1321,9 +1499,9 @@ def main(argv=None) -> int:
         for rep in range(options.repeats):
             for server in servers:
                 tag = f"{sc.name}-{server.name}-{rep}"
-                why = not_in(server, sc)
+                why = unavailable(server, sc)
                 if why is not None:
-                    # Not a failure: this server takes no part.
+                    # Not a failure: this server cannot take part.
                     runs.append(
                         {
                             "scenario": sc.name,
@@ -1332,14 +1510,16 @@ def main(argv=None) -> int:
                             "skipped": True,
                             "error": why,
                             "repeat": rep,
+                            "excluded": bool(server.only),
                         }
                     )
-                    elapsed = time.monotonic() - t_start
-                    print(
-                        f"[{len(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
-                        f"#{rep + 1} {server.name:<13} n/a: {why}",
-                        flush=True,
-                    )
+                    if not server.only:  # (a scenario-only server is quietly left out)
+                        elapsed = time.monotonic() - t_start
+                        print(
+                            f"[{_counted(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
+                            f"#{rep + 1} {server.name:<13} n/a: {why}",
+                            flush=True,
+                        )
                     continue
                 # Wait for a quiet machine, within a total budget.
                 budget = QUIET_BUDGET_RUNS * options.quiet_wait - waited
@@ -1357,7 +1537,11 @@ def main(argv=None) -> int:
                     if "redis_cpu" in record:
                         extra += (
                             f"  redis CPU {record['redis_cpu'] * 100:.0f}% "
+                            + (
                             f"({record['redis_clients']} connection(s) from the server)"
+                            if "redis_clients" in record
+                            else ""
+                        )
                         )
                     if "generator_cpu" in record and sc.name != "idle":
                         extra += f"  generator CPU {record['generator_cpu'] * 100:.0f}%"
@@ -1377,7 +1561,7 @@ def main(argv=None) -> int:
                     line = f"FAILED: {record['error']}"
                 elapsed = time.monotonic() - t_start
                 print(
-                    f"[{len(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
+                    f"[{_counted(runs):3d}/{total} {elapsed:5.0f}s] {sc.name:<10} "
                     f"#{rep + 1} {server.name:<13} {line}",
                     flush=True,
                 )

@@ -105,6 +105,7 @@
 #define SYNC_RESEND_S 0.2          /* broadcast: resend a sync message   */
 #define STALL_S 10.0               /* broadcast: no progress this long   */
 #define MAX_ERRORS 1000            /* connect errors before giving up    */
+#define MAX_PORTS 16               /* server ports (--port P1,P2,...)    */
 
 #define OP_CONT 0x0
 #define OP_TEXT 0x1
@@ -138,7 +139,8 @@ enum fstate { F_HDR, F_PAYLOAD };
 static struct {
     enum mode mode;
     const char *host;
-    int port;
+    int port;        /* the first of ports: the broadcast sender's */
+    int ports[MAX_PORTS], nports;
     const char *path;
     int raw;
     int conns;       /* echo/large/idle connections; broadcast receivers */
@@ -169,6 +171,7 @@ static struct {
 typedef struct conn {
     int fd;
     uint8_t state, role, fst, synced;
+    uint8_t portidx;     /* which of opt.ports it connected to */
     uint8_t hdr[14], hdrlen, hdrneed;
     uint8_t op, fin, msgop;
     uint8_t zmsg;        /* the current message is compressed (RSV1) */
@@ -266,6 +269,9 @@ static struct {
     double *sent_at;
     int *got;
     int ring;
+    /* per port: connections open, broadcast deliveries (measured window) */
+    int port_open[MAX_PORTS];
+    uint64_t port_deliveries[MAX_PORTS], m_port_deliveries[MAX_PORTS];
     double lastprogress;
     double *lat;
     size_t nlat;
@@ -386,7 +392,7 @@ static void dyn_frame(conn *c, int op, const uint8_t *data, size_t n) {
 static void conn_close(conn *c) {
     if (c->state == C_FREE) return;
     if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) g.connecting--;
-    else g.opened--;
+    else g.opened--, g.port_open[c->portidx]--;
     close(c->fd);
     c->fd = -1;
     c->state = C_FREE;
@@ -415,7 +421,10 @@ static void conn_close(conn *c) {
 /* Start connecting c; returns 0 if connect() failed at once. */
 static int conn_start(conn *c, int role) {
     static uint32_t next_source;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(opt.port)};
+    /* Connection i goes to port i mod nports; the broadcast sender (the
+     * last slot) to the first port. */
+    int idx = role == R_SENDER ? 0 : (int)(c - conns) % opt.nports;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(opt.ports[idx])};
     inet_pton(AF_INET, opt.host, &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) die("socket: %s", strerror(errno));
@@ -430,6 +439,7 @@ static int conn_start(conn *c, int role) {
     }
     c->fd = fd;
     c->role = role;
+    c->portidx = (uint8_t)idx;
     c->state = C_CONNECTING;
     c->fst = F_HDR;
     c->hdrneed = 2;
@@ -552,6 +562,7 @@ static void on_broadcast(conn *c, uint64_t len, double now) {
         return;
     }
     g.deliveries++;
+    g.port_deliveries[c->portidx]++;
     int i = seq % g.ring;
     if (++g.got[i] == opt.conns) {
         g.outstanding--;
@@ -1092,6 +1103,7 @@ static void start_traffic(double now) {
 static void on_open(conn *c) {
     g.connecting--;
     g.opened++;
+    g.port_open[c->portidx]++;
     c->state = C_OPEN;
     if (opt.mode == M_HANDSHAKES) {
         if (opt.raw) {
@@ -1141,6 +1153,7 @@ static void begin_measure(double now) {
     g.m_msgs = g.msgs;
     g.m_bytes = g.bytes;
     g.m_deliveries = g.deliveries;
+    memcpy(g.m_port_deliveries, g.port_deliveries, sizeof g.port_deliveries);
     g.m_cycles = g.cycles;
     g.m_rx = g.rx;
     g.m_rxz = g.rxz;
@@ -1156,6 +1169,8 @@ static void end_measure(double now) {
     g.m_msgs = g.msgs - g.m_msgs;
     g.m_bytes = g.bytes - g.m_bytes;
     g.m_deliveries = g.deliveries - g.m_deliveries;
+    for (int i = 0; i < opt.nports; i++)
+        g.m_port_deliveries[i] = g.port_deliveries[i] - g.m_port_deliveries[i];
     g.m_cycles = g.cycles - g.m_cycles;
     g.m_rx = g.rx - g.m_rx;
     g.m_rxz = g.rxz - g.m_rxz;
@@ -1290,6 +1305,14 @@ static void print_result(void) {
      * how many were compressed (and of those, how many were found in the
      * memo instead of inflated), and their payload bytes on the wire (frame
      * headers not counted) and as the application sees them (inflated). */
+    /* Per server port: its number, the connections open on it at the end
+     * (the broadcast sender counted on the first), broadcast deliveries to
+     * its receivers in the measured window. */
+    printf("\"ports\": [");
+    for (int i = 0; i < opt.nports; i++)
+        printf("%s{\"port\": %d, \"open\": %d, \"deliveries\": %llu}", i ? ", " : "",
+               opt.ports[i], g.port_open[i], (unsigned long long)g.m_port_deliveries[i]);
+    printf("], ");
     double rx = g.m_rx ? (double)g.m_rx : 1;
     printf("\"deflate\": %s, \"payload\": \"%s\", \"client_wire_bytes_per_message\": %.1f, "
            "\"client_payload_bytes_per_message\": %.1f, \"received_messages\": %llu, "
@@ -1684,12 +1707,29 @@ static void chat_templates(void) {
 
 /* ------------------------------------------------------------------ */
 
+static void usage(void);
+
+/* --port P or --port P1,P2,...: the first is opt.port. */
+static void parse_ports(const char *arg) {
+    opt.nports = 0;
+    for (const char *p = arg; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v <= 0 || v > 65535 || opt.nports == MAX_PORTS) usage();
+        opt.ports[opt.nports++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') usage();
+    }
+    opt.port = opt.nports ? opt.ports[0] : 0;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: loadgen MODE --port P [options]\n"
             "modes: echo large broadcast idle handshakes serve\n"
             "  --host H          server address (127.0.0.1)\n"
-            "  --port P          server port\n"
+            "  --port P[,P2...]  server port; with several, connection i goes to the\n"
+            "                    (i mod n)th, the broadcast sender to the first\n"
             "  --path PATH       request path (/)\n"
             "  --raw             raw TCP, no WebSocket\n"
             "  --conns N         connections (echo 64, large 4, idle 10000);\n"
@@ -1745,7 +1785,7 @@ int main(int argc, char **argv) {
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'H': opt.host = optarg; break;
-        case 'p': opt.port = atoi(optarg); break;
+        case 'p': parse_ports(optarg); break;
         case 'P': opt.path = optarg; break;
         case 'r': opt.raw = 1; break;
         case 'n': opt.conns = atoi(optarg), conns_set = 1; break;

@@ -105,11 +105,15 @@ class DemoChat:
         return self._broadcast(
             {
                 "type": "chat",
-                "from": {"id": conn.id, "name": conn.state.name},
+                "from": {"id": self._clientId(conn), "name": conn.state.name},
                 "text": text,
                 "at": int(self._now() * 1000),
             }
         )
+
+    def _clientId(self, conn: IConnection) -> int | str:
+        """The id by which the pages know C{conn}: its welcome's C{you.id}."""
+        return conn.id
 
     def _rename(self, conn: IConnection, request: dict[str, Any]) -> Broadcast:
         name = request.get("name")

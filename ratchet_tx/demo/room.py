@@ -89,6 +89,10 @@ class HubDemoChat(DemoChat):
             return SendMessage(conn, _encode({"type": "lost", "error": str(failure.value)}))
         return CloseConnection(conn, INTERNAL_ERROR)
 
+    def _clientId(self, conn: IConnection) -> int | str:
+        # Unique across processes, where connection ids are not.
+        return self._hub().memberId(conn)
+
     def _rename(self, conn: IConnection, request: dict[str, Any]) -> Any:
         super()._rename(conn, request)
         return Composite(self._subscribe(conn), Call(self._publishRoster))

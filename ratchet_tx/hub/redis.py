@@ -10,7 +10,9 @@ A publish is one script (L{ratchet_tx.hub.wire}) that numbers the message
 in its channel (an epoch and a sequence number: its offset), keeps it in a
 bounded stream and publishes it on the channel's pub/sub channel.  Each
 process subscribes once per channel it has subscribers for, whatever their
-number, and delivers what comes to its room (framed once per version).
+number, and delivers what comes to its room (framed once per version);
+the writes to its connections are held while one read of the subscription
+is delivered, so a burst of messages costs each receiver one write.
 
 Each process remembers the last offset it delivered per channel.  A message
 whose sequence number skips one (pub/sub lost messages: the subscriber's
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -37,13 +40,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ratchet_tx.connection import heldWrites
 from ratchet_tx.hub import wire
 from ratchet_tx.hub.interfaces import IHub
 from ratchet_tx.hub.rooms import BaseHub, Room, Subscription
 from ratchet_tx.hub.values import Delivery, HistoryLost, HistoryPolicy, Member, Message, Offset
 from ratchet_tx.redis.client import RedisClient
 from ratchet_tx.redis.errors import RedisUnavailable
-from ratchet_tx.redis.subscriber import RedisSubscriber
+from ratchet_tx.redis.subscriber import PING_INTERVAL, RedisSubscriber
 
 #: How often a process says it is alive, in seconds.
 HEARTBEAT = 5.0
@@ -55,6 +59,20 @@ EPOCH_TTL = 86400
 MAX_WAITING = 10_000
 
 log = Logger()
+
+
+def holdingWrites(handleRead: Callable[[], object]) -> None:
+    """
+    Handle one read of the subscriber with the connections' writes held
+    (L{ratchet_tx.connection.heldWrites}), as a server holds them while it
+    handles a client's read: the messages of one read reach each receiver
+    in one write, not one write per message.
+    """
+    heldWrites.hold()
+    try:
+        handleRead()
+    finally:
+        heldWrites.release()
 
 
 class _Channel:
@@ -90,6 +108,7 @@ class RedisHub(BaseHub):
         prefix: str = "ratchet",
         heartbeat: float = HEARTBEAT,
         nodeId: str | None = None,
+        pingInterval: float = PING_INTERVAL,
         **options: Any,
     ) -> None:
         """
@@ -98,6 +117,11 @@ class RedisHub(BaseHub):
         @param prefix: the first part of every key and channel name.
         @param heartbeat: how often this process says it is alive; its
             members vanish from presence within two once it is gone.
+        @param pingInterval: how often the subscriber's connection is
+            checked with C{PING}, in seconds: a Redis that vanished without
+            closing it (a host cut off, not stopped) is noticed within this
+            plus C{commandTimeout}.  The client's connection needs no check:
+            the heartbeat's commands time out.
         @param options: for L{RedisClient} and L{RedisSubscriber}.
         """
         super().__init__(policy, nodeId)
@@ -114,7 +138,13 @@ class RedisHub(BaseHub):
         self._byPubSub: dict[bytes, str] = {}
         self.client = RedisClient(reactor, url, **options)
         self.subscriber = RedisSubscriber(
-            reactor, url, self._received, onReconnect=self._reconnected, **options
+            reactor,
+            url,
+            self._received,
+            onReconnect=self._reconnected,
+            pingInterval=pingInterval,
+            aroundRead=holdingWrites,
+            **options,
         )
         self._nodeKey = f"{prefix}:node:{self.nodeId}"
         self._beat = LoopingCall(self._heartbeat)

@@ -14,7 +14,11 @@ function (most share the default, the message as published), each group
 gets what its function made of the message, once, and that goes out through
 L{ratchet_tx.commands.Broadcast}'s bulk path, which frames it once per
 protocol version.  The groups are kept between messages and rebuilt only
-when the room changes.
+when the room changes (L{Room.changed}: a subscription came, went, or began
+or ended a replay).  A group none of whose subscriptions is being replayed
+to is I{steady}: it keeps its connections in a tuple, and a message goes to
+that tuple as it is, less the few connections the publisher excluded (found
+by member id), with no work per receiver before the bulk path.
 
 A connection that subscribes with C{since=} is not live at first: what the
 room delivers meanwhile waits in its subscription (C{waiting}) while the
@@ -105,6 +109,31 @@ def render(subscription: Subscription, delivery: Delivery) -> Message:
     return delivery.message if make is None else make(delivery)
 
 
+class _Group:
+    """
+    The subscriptions of a room that share one C{render} function, and, when
+    it is steady (none is being replayed to), their connections.
+    """
+
+    __slots__ = ("byMember", "conns", "make", "steady", "subscriptions")
+
+    def __init__(self, make: Render | None, subscriptions: list[Subscription]) -> None:
+        self.make = make
+        self.subscriptions = subscriptions
+        self.steady = all(s.waiting is None and s.floor is None for s in subscriptions)
+        self.conns = tuple(s.conn for s in subscriptions)
+        self.byMember = {s.memberId: s.conn for s in subscriptions}
+
+    def receivers(self, exclude: frozenset[str]) -> tuple[IConnection, ...] | list[IConnection]:
+        """A steady group's connections less those whose member ids are in C{exclude}."""
+        if exclude:
+            byMember = self.byMember
+            skip = {byMember[m] for m in exclude if m in byMember}
+            if skip:
+                return [c for c in self.conns if c not in skip]
+        return self.conns
+
+
 class Room:
     """
     The subscribers of one channel in this process, in the order they
@@ -119,17 +148,20 @@ class Room:
     def __init__(self, channel: str) -> None:
         self.channel = channel
         self.subscriptions: dict[IConnection, Subscription] = {}
-        self._groups: list[tuple[Render | None, list[Subscription]]] | None = None
+        self._groups: list[_Group] | None = None
 
     def changed(self) -> None:
-        """A subscription came, went or changed: regroup at the next message."""
+        """
+        A subscription came, went, changed, or began or ended a replay:
+        regroup at the next message.
+        """
         self._groups = None
 
-    def _regroup(self) -> list[tuple[Render | None, list[Subscription]]]:
+    def _regroup(self) -> list[_Group]:
         byRender: dict[Render | None, list[Subscription]] = {}
         for subscription in self.subscriptions.values():
             byRender.setdefault(subscription.render, []).append(subscription)
-        groups = self._groups = list(byRender.items())
+        groups = self._groups = [_Group(make, subs) for make, subs in byRender.items()]
         return groups
 
     def deliver(self, delivery: Delivery) -> None:
@@ -138,23 +170,11 @@ class Room:
         if groups is None:
             groups = self._regroup()
         exclude = delivery.exclude
-        for make, subscriptions in groups:
-            conns = []
-            for subscription in subscriptions:
-                if subscription.waiting is not None:
-                    subscription.waiting.append(delivery)
-                    continue
-                floor = subscription.floor
-                if floor is not None:
-                    offset = delivery.offset
-                    if offset.epoch == floor.epoch and offset.sequence <= floor.sequence:
-                        continue
-                    subscription.floor = None
-                if exclude and subscription.memberId in exclude:
-                    continue
-                conns.append(subscription.conn)
+        for group in groups:
+            conns = group.receivers(exclude) if group.steady else self._unsteady(group, delivery)
             if not conns:
                 continue
+            make = group.make
             try:
                 message = delivery.message if make is None else make(delivery)
             except Exception:
@@ -165,6 +185,33 @@ class Room:
                 )
                 continue
             Broadcast(conns, message).execute(self._sendFailed)
+
+    def _unsteady(self, group: _Group, delivery: Delivery) -> list[IConnection]:
+        """
+        The receivers of C{delivery} in a group some of whose subscriptions
+        are being replayed to, or were replayed past it: those wait for
+        it, or skip it.
+        """
+        exclude = delivery.exclude
+        conns = []
+        settled = False
+        for subscription in group.subscriptions:
+            if subscription.waiting is not None:
+                subscription.waiting.append(delivery)
+                continue
+            floor = subscription.floor
+            if floor is not None:
+                offset = delivery.offset
+                if offset.epoch == floor.epoch and offset.sequence <= floor.sequence:
+                    continue
+                subscription.floor = None
+                settled = True
+            if exclude and subscription.memberId in exclude:
+                continue
+            conns.append(subscription.conn)
+        if settled:
+            self.changed()  # the group may be steady now
+        return conns
 
     def _sendFailed(self, conn: IConnection | None, failure: Failure) -> None:
         assert conn is not None  # Broadcast names the receiver
@@ -289,6 +336,7 @@ class BaseHub(Service):
                 self._sendOne(subscription, delivery)
             floor = offset
         subscription.floor = floor
+        room.changed()  # no longer waiting (the floor goes with the next message past it)
 
     # Leaving.
 

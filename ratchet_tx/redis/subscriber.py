@@ -16,7 +16,11 @@ with a client.
 
 Messages go to C{onMessage(channel, data)} in the order Redis sends them,
 from the reactor thread, as they are parsed; an exception in it is logged and
-the next message is delivered.  A pattern subscription's messages
+the next message is delivered.  With C{aroundRead}, each read's messages are
+delivered inside it: C{aroundRead(deliver)} calls C{deliver()} once, and can
+do something before the read's first message and after its last (the hub
+holds its connections' writes so that a burst of messages costs each
+receiver one write).  A pattern subscription's messages
 (L{RedisSubscriber.psubscribe}) go there too, with the channel they were
 published to; a channel that matches a pattern and is subscribed as well is
 delivered twice, as Redis sends it twice.
@@ -72,6 +76,10 @@ _CONFIRMATIONS = frozenset([b"subscribe", b"unsubscribe", b"psubscribe", b"punsu
 _log = Logger()
 
 
+#: Given the function that handles one read, calls it (see the module docstring).
+AroundRead = Callable[[Callable[[], None]], object]
+
+
 def _encode(names: tuple[Argument, ...]) -> list[bytes]:
     """Channel names as Redis sends them back: bytes (C{str} as UTF-8)."""
     return [n.encode("utf-8") if isinstance(n, str) else bytes(n) for n in names]  # type: ignore[arg-type]
@@ -84,11 +92,22 @@ class SubscriberProtocol(RedisProtocol):
     reply it expects.
 
     @ivar onMessage: called with C{(channel, data)} for each message.
+    @ivar aroundRead: if not C{None}, called with a function that handles
+        one read (parses it, delivers its messages), which it must call.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.onMessage: Callable[[bytes, bytes], None] = lambda channel, data: None
+        self.aroundRead: AroundRead | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        """Handle one read, inside L{aroundRead} if there is one."""
+        aroundRead = self.aroundRead
+        if aroundRead is None:
+            super().dataReceived(data)
+        else:
+            aroundRead(lambda: RedisProtocol.dataReceived(self, data))
 
     def replyReceived(self, reply: Reply) -> None:
         """A message goes to L{onMessage}; any other reply answers a command."""
@@ -143,6 +162,7 @@ class RedisSubscriber(ReconnectingRedis):
         onMessage: Callable[[bytes, bytes], object],
         *,
         onReconnect: Callable[[], object] | None = None,
+        aroundRead: AroundRead | None = None,
         pingInterval: float = PING_INTERVAL,
         **options: Unpack[ConnectionOptions],
     ) -> None:
@@ -157,6 +177,8 @@ class RedisSubscriber(ReconnectingRedis):
             each message.
         @param onReconnect: called with no argument after a connection
             restored the subscriptions (see the module docstring).
+        @param aroundRead: called with the function that handles each read,
+            which it must call once (see the module docstring).
         @param pingInterval: how often the connection is checked, in seconds.
         @param options: C{connectTimeout}, C{commandTimeout} (here: how long
             Redis may take to confirm a subscription or answer a C{PING}),
@@ -172,6 +194,7 @@ class RedisSubscriber(ReconnectingRedis):
         self.pingInterval = pingInterval
         self._onMessage = onMessage
         self._onReconnect = onReconnect
+        self._aroundRead = aroundRead
         self._pingTimer: Any = None
         # The channels and patterns the handshake in progress subscribes.
         self._sent: tuple[frozenset[bytes], frozenset[bytes]] = (frozenset(), frozenset())
@@ -185,6 +208,7 @@ class RedisSubscriber(ReconnectingRedis):
             self._clock, self.commandTimeout, ReplyParser(**self._parserLimits), self._name
         )
         protocol.onMessage = self._message
+        protocol.aroundRead = self._aroundRead
         return protocol
 
     def sendHandshake(self, protocol: RedisProtocol) -> list[Deferred[Any]]:

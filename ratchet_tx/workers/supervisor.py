@@ -60,7 +60,7 @@ class _WorkerProtocol(ProcessProtocol):
     def processEnded(self, reason: Failure) -> None:
         if self.relay is not None:
             self.relay.flush()
-        self.supervisor._workerEnded(self, reason)
+        self.supervisor.workerEnded(self, reason)
 
 
 def describeEnd(reason: Failure) -> str:
@@ -128,7 +128,8 @@ class WorkerSupervisor(Service):
         self.workers[slot] = worker
         log.info("Worker {slot} started (pid {pid})", slot=slot, pid=worker.pid)
 
-    def _workerEnded(self, worker: _WorkerProtocol, reason: Failure) -> None:
+    def workerEnded(self, worker: _WorkerProtocol, reason: Failure) -> None:
+        """A worker process ended: log how, and start another unless stopping."""
         slot = worker.slot
         if self.workers.get(slot) is worker:
             del self.workers[slot]

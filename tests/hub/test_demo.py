@@ -39,6 +39,20 @@ class HubDemoTests(SynchronousTestCase):
         self.assertEqual((chat["type"], chat["text"]), ("chat", "hi"))
         self.assertEqual(chat["offset"].split(":")[0], self.hub.epoch)
 
+    def test_chatAuthorIsTheWelcomeId(self) -> None:
+        """
+        A chat message's author is known by the id its page was welcomed
+        with (the member id, unique across processes), so that a page sees
+        its own messages as its own.
+        """
+        first, second = MemoryClient(self.server), MemoryClient(self.server)
+        you = jsonOf(first.received())[0]["you"]
+        second.received()
+        first.send(json.dumps({"type": "chat", "text": "mine"}))
+        [chat] = jsonOf(second.received())
+        self.assertEqual(chat["from"]["id"], you["id"])
+        self.assertEqual(chat["from"]["id"], self.hub.memberId(first.conn))
+
     def test_reconnectCatchesUp(self) -> None:
         """A page that comes back with its last offset is replayed what it missed."""
         talker, away = MemoryClient(self.server), MemoryClient(self.server)

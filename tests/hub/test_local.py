@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
@@ -123,6 +124,35 @@ class LocalHubTests(SynchronousTestCase):
         conn = self.join(since=str(first))
         result(self.hub.publish("c", "3"))
         self.assertEqual(conn.sent, ["2", "3"])
+
+    def test_replayWhileLive(self) -> None:
+        """
+        A subscriber being replayed to waits for what is published
+        meanwhile, the others get it at once; once it is live the room
+        sends to all again, the exclusions by member id included.
+        """
+        pending: Deferred[Any] = Deferred()
+        self.patch(self.hub, "history", lambda channel, since: pending)
+        first = result(self.hub.publish("c", "1"))
+        live = self.join()
+        resuming = FakeConnection()
+        self.hub.subscribe(resuming, "c", since=first)
+        result(self.hub.publish("c", "2", exclude=live))
+        result(self.hub.publish("c", "3"))
+        self.assertEqual((live.sent, resuming.sent), (["3"], []))
+        missed = Delivery("c", "2", Offset(self.hub.epoch, 2), frozenset())
+        pending.callback((Offset(self.hub.epoch, 2), [missed]))
+        self.assertEqual(resuming.sent, ["2", "3"])
+        for n, exclude in ((4, resuming), (5, live), (6, None)):
+            result(self.hub.publish("c", str(n), exclude=exclude))
+        self.assertEqual(live.sent, ["3", "4", "6"])
+        self.assertEqual(resuming.sent, ["2", "3", "5", "6"])
+
+    def test_excludedElsewhere(self) -> None:
+        """Excluding members of other processes (unknown here) leaves everyone here."""
+        a, b = self.join(), self.join()
+        result(self.hub.publish("c", "x", exclude=["other.1", "other.2"]))
+        self.assertEqual((a.sent, b.sent), (["x"], ["x"]))
 
     def test_resumeUpToDate(self) -> None:
         offset = result(self.hub.publish("c", "1"))

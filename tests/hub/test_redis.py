@@ -10,17 +10,22 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import TestCase
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from ratchet_tx.connection import TransportConnection, heldWrites
 from ratchet_tx.hub import HistoryLost, HistoryPolicy, IHub, Offset
-from ratchet_tx.hub.redis import RedisHub
+from ratchet_tx.hub.redis import RedisHub, holdingWrites
 from ratchet_tx.hub.wire import _LUA
+from tests.redis.helpers import encodeReply
 from tests.support.apps import FakeConnection
 from tests.support.redisserver import RedisServer
 
 #: Every wait of these tests is bounded by this, in seconds.
 TIMEOUT = 10.0
+#: A Redis that is never connected to (the held-writes tests feed the hub by hand).
+URL = "redis://127.0.0.1:1/0"
 
 
 def sleep(seconds: float) -> Deferred[None]:
@@ -282,3 +287,42 @@ async def _publishAll(hub: RedisHub, channel: str, messages: list[str]) -> list[
     from twisted.internet.defer import gatherResults
 
     return await gatherResults([hub.publish(channel, m) for m in messages])
+
+
+class HeldWritesTests(SynchronousTestCase):
+    """
+    The messages of one read of the hub's subscription reach each receiver
+    in one write (no Redis needed: the subscription is fed by hand).
+    """
+
+    def test_holdingWrites(self) -> None:
+        """Two messages sent inside L{holdingWrites} are one transport write."""
+        transport = StringTransport()
+        writes: list[bytes] = []
+        transport.write = writes.append  # type: ignore[method-assign]
+        conn = TransportConnection(transport)
+        holdingWrites(lambda: (conn.send(b"one"), conn.send(b"two")))
+        self.assertEqual(writes, [b"onetwo"])
+        conn.send(b"three")  # outside: at once
+        self.assertEqual(writes, [b"onetwo", b"three"])
+
+    def test_oneReadIsHeld(self) -> None:
+        """The hub delivers every message of one read while writes are held."""
+        hub = RedisHub(URL, reactor=MemoryReactorClock())
+        self.addCleanup(hub.close)
+        depths: list[tuple[str | bytes, int]] = []
+
+        class Receiver(FakeConnection):
+            def send(self, message: str | bytes) -> None:
+                depths.append((message, heldWrites.depth))
+
+        hub.subscribe(Receiver(), "c").addErrback(lambda _: None)
+        protocol = hub.subscriber.makeProtocol()
+        name = b"ratchet:channel:c"
+        read = b"".join(
+            encodeReply([b"message", name, b"r1 e1 %d t - -\n%s" % (n, text)])
+            for n, text in ((1, b"one"), (2, b"two"))
+        )
+        protocol.dataReceived(read)
+        self.assertEqual(depths, [("one", 1), ("two", 1)])
+        self.assertEqual(heldWrites.depth, 0)

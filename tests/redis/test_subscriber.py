@@ -103,6 +103,26 @@ class SubscribeTests(SubscriberTestCase):
             [(b"a", b"1"), (b"b", b"2"), (b"a", b"3")] + [(b"a", b"%d" % i) for i in range(4, 100)],
         )
 
+    def test_aroundRead(self) -> None:
+        """
+        With C{aroundRead}, each read's messages are delivered inside one
+        call of it, and the next read's inside the next.
+        """
+        calls: list[list[tuple[bytes, bytes]]] = []
+
+        def aroundRead(handleRead: Any) -> None:
+            before = len(self.messages)
+            handleRead()
+            calls.append(self.messages[before:])
+
+        subscriber, peer = self.connected(aroundRead=aroundRead)
+        calls.clear()  # the handshake's reads
+        d = subscriber.subscribe("a")
+        peer.reply([b"subscribe", b"a", 1], message(b"a", b"1"), message(b"a", b"2"))
+        self.successResultOf(d)
+        peer.reply(message(b"a", b"3"))
+        self.assertEqual(calls, [[(b"a", b"1"), (b"a", b"2")], [(b"a", b"3")]])
+
     def test_patterns(self) -> None:
         subscriber, peer = self.connected()
         d = subscriber.psubscribe("chat:*")

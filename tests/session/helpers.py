@@ -23,11 +23,25 @@ from ratchet_tx.server import Server
 from ratchet_tx.websocket import WebSocket
 
 
+class _RealTimeClock(Clock):
+    """A L{Clock} that follows the real time, plus an offset and what it was advanced."""
+
+    def __init__(self, offset: float) -> None:
+        super().__init__()
+        self._offset = offset
+
+    def seconds(self) -> float:
+        return time.time() + self._offset + self.rightNow
+
+
 def nowClock(offset: float = 0.0) -> Clock:
-    """A fake clock showing the real time, plus C{offset} seconds."""
-    clock = Clock()
-    clock.advance(time.time() + offset)
-    return clock
+    """
+    A fake clock showing the real time, plus C{offset} seconds (and what it
+    is advanced by).  It follows the real time rather than taking it once,
+    so that a cookie signed after the clock was made is never "from the
+    future" when a second boundary falls in between.
+    """
+    return _RealTimeClock(offset)
 
 
 def read(store: Any, cookie: str) -> Any:

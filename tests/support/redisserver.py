@@ -32,11 +32,15 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ratchet_tx.redis.errors import RedisError
 from ratchet_tx.redis.resp import Argument, Reply, ReplyParser, encodeCommand
 from tests.support.twistd import LoggedProcess
+
+if TYPE_CHECKING:
+    from tests.support.netns import Host
 
 #: Where Debian installs the server; else it is looked for on C{PATH}.
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -98,7 +102,16 @@ class RedisServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, port: int, password: str | None, args: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        port: int,
+        password: str | None,
+        args: tuple[str, ...],
+        on: Host | None = None,
+    ) -> None:
+        if on is not None:
+            self.host = on.address
+        self.on = on
         self.port = port
         self.password = password
         self.args = args
@@ -109,18 +122,27 @@ class RedisServer:
 
     @classmethod
     def start(
-        cls, *args: str, password: str | None = None, timeout: float = START_TIMEOUT
+        cls,
+        *args: str,
+        password: str | None = None,
+        timeout: float = START_TIMEOUT,
+        on: Host | None = None,
     ) -> RedisServer:
         """
         Start a server on a free port and wait until it answers C{PING}.
 
         @param args: more C{redis-server} options (C{"--maxclients", "10"}).
         @param password: start it with C{--requirepass}.
+        @param on: a host of a L{tests.support.netns.Network} to run it on,
+            listening on that host's address and loopback, port 6379 (the host's
+            namespace is its own: the port is free); by default, this host's
+            loopback.
         @raise RedisServerError: C{redis-server} is missing, or it did not
             answer within C{timeout} seconds (it is killed first; the
             message holds its log).
         """
-        server = cls(freePort(cls.host), password, args)
+        port = freePort(cls.host) if on is None else 6379
+        server = cls(port, password, args, on)
         server._run(timeout)
         return server
 
@@ -138,7 +160,14 @@ class RedisServer:
         ]  # fmt: skip
         if self.password is not None:
             command += ["--requirepass", self.password]
-        return command + list(self.args)
+        if self.on is None:
+            return command + list(self.args)
+        # Its host's loopback too, for processes on that host.  Without a
+        # password Redis answers only loopback clients unless told otherwise;
+        # the test's network reaches no one else.
+        command[command.index("--bind") + 1] += " 127.0.0.1"
+        command += ["--protected-mode", "no"]
+        return self.on.command(*command, *self.args)
 
     def _run(self, timeout: float) -> None:
         executable = redisServerExecutable()

@@ -30,6 +30,10 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.support.netns import Host
 
 #: The checkout this test suite belongs to.
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -205,12 +209,15 @@ class TwistdProcess(LoggedProcess):
         timeout: float = 20.0,
         env: dict[str, str] | None = None,
         files: Mapping[str, str] | None = None,
+        on: Host | None = None,
     ) -> TwistdProcess:
         """
         Start C{twistd -n --pidfile= ratchet <args>} and wait until it
         serves: every endpoint it was given listens and its reactor runs.
         With no C{--listen} in C{args} it listens on a free loopback port.
-        It runs in a temporary directory, with C{files} (by name) in it.
+        It runs in a temporary directory, with C{files} (by name) in it,
+        on this host or on the host C{on} of a L{tests.support.netns.Network}
+        (give it a C{--listen} on that host's address, then).
 
         @raise TwistdError: it exited, or did not listen within C{timeout}
             seconds (it is killed first); the message holds its log.
@@ -220,9 +227,12 @@ class TwistdProcess(LoggedProcess):
         expected = _countListen(args)
         workdir = Path(tempfile.mkdtemp(prefix="twistd-"))
         _writeFiles(workdir, files)
+        command = [*twistdCommand(), "-n", "--pidfile=", "ratchet", *args]
+        if on is not None:
+            command = on.command(*command)
         with open(workdir / "twistd.log", "wb") as logFile:
             popen = subprocess.Popen(
-                [*twistdCommand(), "-n", "--pidfile=", "ratchet", *args],
+                command,
                 cwd=workdir,
                 env=twistdEnvironment(env),
                 stdin=subprocess.DEVNULL,
