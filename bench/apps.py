@@ -1,7 +1,9 @@
 """
-The ratchet_tx application of the broadcast scenario (bench/driver.py).
+The ratchet_tx applications of the broadcast and sessions scenarios
+(bench/driver.py).
 
     twistd -n ratchet --app bench.apps:Broadcast     # PYTHONPATH=<repo root>
+    twistd -n ratchet --app bench.apps:SessionEcho --session SPEC --session-required
 
 Every peer server under bench/servers/ follows the same rule: a text message
 starting with "B" goes to every other client, anything else goes back to its
@@ -13,6 +15,7 @@ from __future__ import annotations
 from zope.interface import implementer
 
 from ratchet_tx import CloseConnection, IApplication, SendMessage, commands
+from ratchet_tx.examples.echo import Echo
 
 
 @implementer(IApplication)
@@ -35,3 +38,22 @@ class Broadcast:
 
     def onError(self, conn, failure):
         return CloseConnection(conn)
+
+
+@implementer(IApplication)
+class SessionEcho(Echo):
+    """
+    Echo for the sessions scenario, behind ``--session ... --session-required``:
+    a connection whose session does not belong to its cookie's id (the driver
+    seeds session ``n`` under an id ending in ``n``'s 8 digits, with
+    ``name = "user-<8 digits>"``) is closed with 4401, which the generator
+    counts as a refusal, not a handshake.
+    """
+
+    cookies = ("PHPSESSID", "sid")  # the stores' cookies in bench/driver.py
+
+    def onOpen(self, conn):
+        sid = next((conn.cookies[c] for c in self.cookies if c in conn.cookies), "")
+        if not sid or conn.session.get("name") != f"user-{sid[-8:]}":
+            return CloseConnection(conn, 4401, "not this cookie's session")
+        return None

@@ -11,6 +11,12 @@ It prints, per scenario, the median of the repeats with min-max, and each
 server's ratio to Autobahn measured in the same repeat (median of the
 per-repeat ratios), and writes everything as JSON into bench/results/.
 
+The sessions scenario runs ratchet_tx with a session store (`twistd ratchet
+--session ... --session-required`) against a redis-server of its own, which the
+driver starts for each run on a free loopback port (pinned to the generator's
+CPU), fills with SESSIONS sessions in the store's format, and stops; the
+generator sends one of those session ids with every handshake.
+
 Nothing here talks to anything but 127.0.0.0/8; every run is bounded in time.
 """
 
@@ -34,6 +40,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -57,6 +64,87 @@ QUIET_BUDGET_RUNS = 10
 
 
 # --------------------------------------------------------------------------
+# Session stores (the sessions scenario)
+
+# Different sessions in Redis; the generator sends their ids in turn.
+SESSIONS = 10_000
+# Every id is this and 8 digits: 26 characters, as PHP's default ids.
+SESSION_ID_PREFIX = "bench" + "0" * 13
+# Seconds the seeded sessions live (PHP's session.gc_maxlifetime default).
+SESSION_TTL = 1440
+# The cookie the generator sends to servers without a store.
+DEFAULT_COOKIE = "PHPSESSID"
+# Why a server has no figure in a scenario it does not take part in.
+NO_SESSIONS = "not a ratchet_tx server: no session layer to compare"
+
+
+def session_id(n: int) -> str:
+    return f"{SESSION_ID_PREFIX}{n:08d}"
+
+
+def _login(n: int) -> dict:
+    # What a web site's login page keeps in the session; bench.apps'
+    # SessionEcho checks that "name" belongs to the cookie's id.
+    return {
+        "name": f"user-{n:08d}",
+        "user_id": n,
+        "login_time": 1764672000 + n,
+        "csrf_token": f"{n * 2654435761 % 2**64:016x}" * 4,
+        "roles": ["chat", "member"],
+    }
+
+
+def _php_value(value) -> str:
+    # PHP's serialize() of a string (length in bytes), an int, or a list.
+    if isinstance(value, str):
+        return f's:{len(value.encode())}:"{value}";'
+    if isinstance(value, int):
+        return f"i:{value};"
+    items = "".join(f"i:{i};{_php_value(v)}" for i, v in enumerate(value))
+    return f"a:{len(value)}:{{{items}}}"
+
+
+def php_session(n: int) -> bytes:
+    """session_encode() of the login session, session.serialize_handler=php:
+    name|serialize(value) for each variable, back to back."""
+    return "".join(f"{k}|{_php_value(v)}" for k, v in _login(n).items()).encode()
+
+
+def json_session(n: int) -> bytes:
+    return json.dumps(_login(n), separators=(",", ":")).encode()
+
+
+@dataclass
+class SessionStore:
+    name: str
+    spec: str  # --session, with {port}
+    cookie: str  # the cookie the store reads
+    key: str  # the Redis key of a session, with {sid}
+    encode: object  # n -> the bytes stored under session n's key
+
+    def twistd_args(self, redis_port: int) -> list[str]:
+        return ["--session", self.spec.format(port=redis_port), "--session-required"]
+
+
+STORES = {
+    "php-redis": SessionStore(
+        "php-redis",
+        "php+redis://127.0.0.1:{port}/0",
+        "PHPSESSID",
+        "PHPREDIS_SESSION:{sid}",
+        php_session,
+    ),
+    "json-redis": SessionStore(
+        "json-redis",
+        "json+redis://127.0.0.1:{port}/0?prefix=bench:session:&cookieName=sid",
+        "sid",
+        "bench:session:{sid}",
+        json_session,
+    ),
+}
+
+
+# --------------------------------------------------------------------------
 # Servers
 
 
@@ -70,6 +158,8 @@ class ServerSpec:
     env: object = field(default_factory=dict)  # a dict, or a function returning one
     raw: bool = False  # raw TCP: the generator sends bytes, no WebSocket
     deflate: bool = True  # speaks permessage-deflate (else n/a in scenarios that need it)
+    ratchet: bool = False  # ratchet_tx itself (--baseline runs it again at another revision)
+    store: SessionStore | None = None  # with this session store (the sessions scenario's)
     processes: int = 1  # server processes, each on its own port
     redis: bool = False  # needs a redis-server (started by the driver for each run)
     only: tuple = ()  # the scenarios it takes part in (empty: all)
@@ -238,6 +328,21 @@ SERVERS = [
         "tcp: on ratchet_tx.transport where it has one",
         _ratchet,
         env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        ratchet=True,
+    ),
+    *(
+        ServerSpec(
+            f"ratchet_tx+{store.name}",
+            f"ratchet_tx with --session {store.spec} --session-required "
+            "(bench.apps:SessionEcho) against a redis-server of its own",
+            partial(_ratchet, app="bench.apps:SessionEcho"),
+            env=lambda: {"PYTHONPATH": str(ratchet_root)},
+            ratchet=True,
+            store=store,
+            redis=True,
+            only=("sessions",),
+        )
+        for store in STORES.values()
     ),
     ServerSpec(
         "autobahn",
@@ -297,6 +402,7 @@ SERVERS += [
         "(Subscribe / Publish): the single-process reference",
         lambda port, scenario: _ratchet(port, scenario, FANOUT_APP),
         env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        ratchet=True,
         only=("fanout",),
     ),
     ServerSpec(
@@ -305,6 +411,7 @@ SERVERS += [
         "one publish script per message, each process fans out to its own receivers",
         lambda port, scenario: _ratchet(port, scenario, FANOUT_APP) + ["--hub", REDIS_URL],
         env=lambda: {"PYTHONPATH": str(ratchet_root)},
+        ratchet=True,
         processes=2,
         redis=True,
         only=("fanout",),
@@ -352,7 +459,7 @@ SERVER_NAMES = [s.name for s in SERVERS]
 
 
 #: The ratchet_tx servers (those that --baseline runs again at another revision).
-RATCHET_SERVERS = ("ratchet_tx", "ratchet_tx-1proc", "ratchet_tx-redis")
+RATCHET_SERVERS = tuple(s.name for s in SERVERS if s.ratchet)
 
 
 def baseline_server(rev: str, commit: str, root: Path, like: str = "ratchet_tx") -> ServerSpec:
@@ -380,6 +487,7 @@ class Scenario:
     unit: str
     higher_is_better: bool = True
     deflate: bool = False  # permessage-deflate: servers that lack it are n/a
+    sessions: bool = False  # session cookies; ratchet_tx servers only
     ports: int = 1  # broadcast: the receivers' ports (a one-process server: its port again)
     reference: str | None = None  # the × column's server here, if it ran (else the run's)
     extra_time: float = 0.0  # seconds more for the generator (many connections to open)
@@ -472,6 +580,17 @@ SCENARIOS = [
         unit="MiB/s",
         client_load="large",
     ),
+    Scenario(
+        name="sessions",
+        title=f"sessions: handshakes, 32 at a time, each with one of {SESSIONS:,} session "
+        "cookies in turn; ratchet_tx without a session layer, and with a Redis store",
+        mode="handshakes",
+        args=["--concurrency", "32", "--sessions", str(SESSIONS)],
+        metric="handshakes_per_s",
+        unit="handshakes/s",
+        sessions=True,
+        reference="ratchet_tx",
+    ),
 ]
 SCENARIO_NAMES = [s.name for s in SCENARIOS]
 SCENARIO_BY_NAME = {s.name: s for s in SCENARIOS}
@@ -485,6 +604,7 @@ PER_CPU = {
     "chat": ("deliveries", "deliveries/CPU-s"),
     "fanout": ("deliveries", "deliveries/CPU-s"),
     "handshakes": ("handshakes", "handshakes/CPU-s"),
+    "sessions": ("handshakes", "handshakes/CPU-s"),
     # Client scenarios: per second of the client's own CPU time.
     "client": ("messages", "msg/CPU-s"),
     "client-large": ("mib", "MiB/CPU-s"),
@@ -690,44 +810,122 @@ def lines(proc: subprocess.Popen, deadline: float):
 
 
 # --------------------------------------------------------------------------
-# One run
+# redis-server, for the sessions scenario
 
 
-def start_redis(log, cwd: str, pin: bool) -> tuple[subprocess.Popen, int]:
-    """
-    A redis-server of its own on a free loopback port, saving nothing, pinned
-    as the servers are; returns it and its port once it answers PING.
-    """
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", cwd],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=cwd,
-        preexec_fn=_preexec(SERVER_CPU if pin else None),
+def _resp(*args) -> bytes:
+    """One command in RESP2."""
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"".join(
+        [b"*%d\r\n" % len(parts)] + [b"$%d\r\n%s\r\n" % (len(p), p) for p in parts]
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited with status {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return proc, port
-        except OSError:
-            pass
-        time.sleep(0.05)
-    stop(proc)
-    raise RuntimeError(f"redis-server not answering on {port}")
+
+
+class RedisProcess:
+    """A redis-server of one run: a free loopback port, no persistence, in a
+    temporary directory; stopped (and its directory removed) by stop()."""
+
+    def __init__(self, cpu: int | None, timeout: float = 15.0) -> None:
+        executable = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not os.access(executable, os.X_OK):
+            raise RuntimeError(
+                "the sessions scenario needs redis-server (apt-get install redis-server)"
+            )
+        self.port = free_port()
+        self.dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
+        self.log = open(Path(self.dir.name) / "redis.log", "wb")
+        self.proc = subprocess.Popen(
+            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir.name, "--daemonize", "no"],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_preexec(cpu),
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.call("PING") == b"PONG":
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def _connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def call(self, *args) -> bytes | int:
+        """One command on a connection of its own; its reply (simple, bulk
+        or integer; an error raises)."""
+        with self._connect() as sock:
+            sock.sendall(_resp(*args))
+            data = b""
+            while True:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    raise OSError("redis-server closed the connection")
+                data += chunk
+                head, sep, rest = data.partition(b"\r\n")
+                if not sep:
+                    continue
+                kind, value = head[:1], head[1:]
+                if kind == b"-":
+                    raise RuntimeError(f"redis: {value.decode()}")
+                if kind == b"+":
+                    return value
+                if kind == b":":
+                    return int(value)
+                if kind == b"$" and len(rest) >= int(value) + 2:
+                    return rest[: int(value)]
+
+    def seed(self, store: SessionStore, count: int) -> None:
+        """Write sessions 0..count-1 as the store's framework does (SET
+        with a TTL), pipelined."""
+        commands = b"".join(
+            _resp("SET", store.key.format(sid=session_id(n)), store.encode(n), "EX", SESSION_TTL)
+            for n in range(count)
+        )
+        expected = b"+OK\r\n" * count
+        with self._connect() as sock:
+            sock.sendall(commands)
+            got = b""
+            while len(got) < len(expected):
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    raise RuntimeError("redis-server closed the connection while seeding")
+                got += chunk
+        if got != expected:
+            raise RuntimeError(f"seeding failed: {got[:200]!r}")
+
+    def stats(self) -> dict[str, int]:
+        """INFO's integer fields (keyspace_hits, connected_clients, ...)."""
+        info = self.call("INFO")
+        fields = {}
+        for line in info.decode().splitlines():
+            key, sep, value = line.partition(":")
+            if sep and value.strip().isdigit():
+                fields[key] = int(value)
+        return fields
+
+    def stop(self) -> None:
+        stop(self.proc)
+        self.log.close()
+        self.dir.cleanup()
+
+
+# --------------------------------------------------------------------------
+# One run
 
 
 def unavailable(server: ServerSpec, scenario: Scenario) -> str | None:
     """Why C{server} has no figure in C{scenario} (n/a, not a failure), if it has none."""
     if scenario.deflate and not server.deflate:
         return NO_DEFLATE
+    if scenario.sessions and not server.ratchet:
+        return NO_SESSIONS
     if server.only and scenario.name not in server.only:
         return f"runs in {', '.join(server.only)} only"
     return None
@@ -743,8 +941,14 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
         try:
             url = ""
             if server.redis:
-                redis, redis_port = start_redis(log, cwd, options.pin)
-                url = f"redis://127.0.0.1:{redis_port}/0"
+                # Across processes (fanout) the redis-server is part of the
+                # server: on its CPU, counted in its CPU. A session store is a
+                # database outside it: on the generator's CPU, counted apart.
+                cpu = GENERATOR_CPU if server.store is not None else SERVER_CPU
+                redis = RedisProcess(cpu if options.pin else None)
+                if server.store is not None:
+                    redis.seed(server.store, SESSIONS)
+                url = f"redis://127.0.0.1:{redis.port}/0"
             env = dict(os.environ)
             for key, value in (server.env() if callable(server.env) else server.env).items():
                 env[key] = value.replace(REDIS_URL, url)
@@ -752,7 +956,8 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             for port in ports:
                 procs.append(
                     subprocess.Popen(
-                        [a.replace(REDIS_URL, url) for a in server.argv(port, scenario.name)],
+                        [a.replace(REDIS_URL, url) for a in server.argv(port, scenario.name)]
+                        + (server.store.twistd_args(redis.port) if server.store and redis else []),
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=subprocess.STDOUT,
@@ -771,12 +976,16 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             argv += list(scenario.args)
             if server.raw:
                 argv.append("--raw")
+            if scenario.sessions:
+                cookie = server.store.cookie if server.store else DEFAULT_COOKIE
+                argv += ["--cookie", f"{cookie}={SESSION_ID_PREFIX}"]
             argv += ["--warmup", str(options.warmup), "--duration", str(options.duration)]
             argv += options.extra.get(scenario.name, [])
             bound = options.warmup + options.duration + 90 + scenario.extra_time
             argv += ["--timeout", str(bound)]
             rss_before = rss_kib(proc.pid)
-            measured = [p.pid for p in procs] + ([redis.pid] if redis is not None else [])
+            counted = redis is not None and server.store is None
+            measured = [p.pid for p in procs] + ([redis.proc.pid] if counted else [])
             gen = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,
@@ -786,14 +995,20 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             )
             cpu0 = cpu1 = t0 = t1 = None
             mine = {os.getpid(), gen.pid, *measured}
+            if redis is not None:
+                mine.add(redis.proc.pid)
             result = None
             for line in lines(gen, time.monotonic() + bound + 15):
                 if line == "phase measure":
                     t0, cpu0 = time.monotonic(), [cpu_seconds(pid) for pid in measured]
                     others0 = others_cpu_ticks(mine)
+                    if server.store is not None and redis is not None:
+                        redis_cpu0 = cpu_seconds(redis.proc.pid)
                 elif line == "phase end":
                     t1, cpu1 = time.monotonic(), [cpu_seconds(pid) for pid in measured]
                     others1 = others_cpu_ticks(mine)
+                    if server.store is not None and redis is not None:
+                        redis_cpu1 = cpu_seconds(redis.proc.pid)
                 elif line.startswith("ready "):
                     time.sleep(1.0)  # let the server settle
                     rss_after = rss_kib(proc.pid)
@@ -815,6 +1030,24 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             bad = {k: result[k] for k in ("verify_errors", "protocol_errors") if result[k]}
             if bad:
                 raise RuntimeError(f"wrong data from the server: {bad}")
+            if result.get("refused"):
+                raise RuntimeError(
+                    f"{result['refused']} handshake(s) refused (first: {result['refusal']})"
+                )
+            if server.store is not None and redis is not None:
+                # Every handshake looked its session up, over one connection.
+                stats = redis.stats()
+                record["redis_stats"] = {
+                    k: stats.get(k)
+                    for k in ("keyspace_hits", "keyspace_misses", "total_connections_received")
+                }
+                # This call's connection, and the server's store.
+                record["redis_clients"] = stats.get("connected_clients", 0) - 1
+                if stats.get("keyspace_misses"):
+                    raise RuntimeError(f"{stats['keyspace_misses']} lookups found no session")
+                hits = stats.get("keyspace_hits", 0)
+                if hits < result["handshakes"]:
+                    raise RuntimeError(f"{hits} lookups for {result['handshakes']} handshakes")
             for key in ("messages_per_s", "mib_per_s", "deliveries_per_s", "handshakes_per_s"):
                 record[key] = result[key]
             record["generator_cpu"] = result["generator_cpu"]
@@ -837,9 +1070,11 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 record["server_cpu"] = used / (t1 - t0)
                 if len(each) > 1:
                     record["process_cpu"] = [u / (t1 - t0) for u in each]
-                if redis is not None:
+                if counted:
                     record["redis_cpu"] = each[-1] / (t1 - t0)
                 record["server_cpu_s"] = used
+                if server.store is not None and redis is not None:
+                    record["redis_cpu"] = (redis_cpu1 - redis_cpu0) / (t1 - t0)
                 # CPU other processes used meanwhile, in CPUs: more than a few
                 # percent disturbs the run.
                 record["other_load"] = others_cpu_seconds(others0, others1) / (t1 - t0)
@@ -858,7 +1093,7 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
                 reached = {p["port"] for p in record["port_split"] if p["deliveries"]}
                 if not set(ports) <= reached:
                     raise RuntimeError(f"no deliveries through ports {set(ports) - reached}")
-            for p in procs + ([redis] if redis is not None else []):
+            for p in procs + ([redis.proc] if redis is not None else []):
                 if p.poll() is not None:
                     raise RuntimeError(f"server died (status {p.returncode})")
             if scenario.metric not in record:
@@ -874,7 +1109,7 @@ def run_once(server: ServerSpec, scenario: Scenario, options, logdir: Path, tag:
             for p in procs:
                 stop(p)
             if redis is not None:
-                stop(redis)
+                redis.stop()
     if not record["ok"]:
         tail = log_path.read_text(errors="replace")[-600:]
         record["server_log_tail"] = tail
@@ -990,16 +1225,19 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return text
 
 
-def scenario_reference(sc: Scenario, servers: list[str], reference: str) -> str:
-    """The server the × columns of C{sc} compare with: its own, if it ran."""
-    return sc.reference if sc.reference in servers else reference
+def reference_of(sc: Scenario, reference: str | dict) -> str:
+    """The server the scenario's × column compares with: the run's
+    reference, or per scenario (a dict, as the JSON keeps it)."""
+    if isinstance(reference, dict):
+        return reference.get(sc.name, BASELINE)
+    return reference
 
 
 def summarize(
     runs: list[dict],
     servers: list[str],
     scenarios: list[Scenario],
-    reference: str = BASELINE,
+    references: str | dict = BASELINE,
     clients: list[str] = (),
     client_reference: str = CLIENT_BASELINE,
 ) -> dict:
@@ -1009,9 +1247,8 @@ def summarize(
     ratios to C{reference} (C{client_reference}).
     """
     summary = {}
-    overall = reference
     for sc in scenarios:
-        reference = scenario_reference(sc, servers, overall)
+        reference = reference_of(sc, references)
         per_server = {}
         by_repeat = {}
         names = clients if sc.client_load else servers
@@ -1057,6 +1294,7 @@ def summarize(
                 for key in (
                     "server_cpu",
                     "client_cpu",
+                    "redis_cpu",
                     "generator_cpu",
                     "per_cpu_s",
                     "compression_ratio",
@@ -1084,13 +1322,12 @@ def print_tables(
     servers: list[str],
     scenarios: list[Scenario],
     out,
-    reference: str = BASELINE,
+    references: str | dict = BASELINE,
     clients: list[str] = (),
     client_reference: str = CLIENT_BASELINE,
 ) -> None:
-    overall = reference
     for sc in scenarios:
-        reference = scenario_reference(sc, servers, overall)
+        reference = reference_of(sc, references)
         per = summary[sc.name]
         better = "higher" if sc.higher_is_better else "lower"
         names = clients if sc.client_load else servers
@@ -1110,8 +1347,10 @@ def print_tables(
             if sc.reference:
                 extra.append(("per_cpu_ratio", "per CPU-s ×"))
             extra.append(("server_cpu", "server CPU"))
-            if sc.reference:
-                extra.append(("redis_cpu", "of it redis"))
+        if sc.sessions:
+            extra.append(("redis_cpu", "redis CPU"))
+        elif sc.reference and sc.name in PER_CPU:
+            extra.append(("redis_cpu", "of it redis"))
         if sc.mode == "broadcast":
             extra += [("latency_p50_ms", "latency p50 ms"), ("latency_p99_ms", "p99 ms")]
         if sc.deflate:
@@ -1162,7 +1401,9 @@ def print_tables(
                 row += f" ({e['failed']} failed)"
             print(row, file=out)
         note = f"({better} is better"
-        if sc.reference:
+        if sc.reference and sc.sessions:
+            note += f"; per CPU-s ×: {sc.unit.split('/')[0]} per CPU-second ÷ {reference}'s"
+        elif sc.reference:
             note += (
                 f"; server CPU: every server process and the redis-server added up, "
                 f"all on one CPU; per CPU-s ×: deliveries per CPU-second ÷ {reference}'s"
@@ -1176,6 +1417,11 @@ def print_tables(
             note += (
                 "; per CPU-s: per second of the client's own CPU time; server CPU: "
                 "the fixed server's (loadgen serve) share of its CPU"
+            )
+        if sc.sessions:
+            note += (
+                "; redis CPU: the redis-server's share of a CPU (it shares the "
+                f"generator's); -: no Redis; n/a: {NO_SESSIONS}"
             )
         loads = [e["other_load_max"] for e in per.values() if "other_load_max" in e]
         noisy = [v for v in loads if v > OTHER_LOAD_WARNING]
@@ -1191,20 +1437,17 @@ def print_tables(
     scenarios = [sc for sc in scenarios if not sc.client_load]
     if not scenarios:
         return
-    own = [
-        f"{sc.name}: × {scenario_reference(sc, servers, overall)}"
-        for sc in scenarios
-        if scenario_reference(sc, servers, overall) != overall
-    ]
+    # The reference most scenarios share; the others say theirs in the head.
+    overall = statistics.mode([reference_of(sc, references) for sc in scenarios] or [BASELINE])
     print(
-        "\n### Overview: median, and × "
-        + overall
-        + " (median of per-repeat ratios"
-        + "".join(f"; {o}" for o in own)
-        + ")\n",
+        "\n### Overview: median, and × " + overall + " (median of per-repeat ratios)\n",
         file=out,
     )
-    print("| server | " + " | ".join(f"{sc.name} ({sc.unit})" for sc in scenarios) + " |", file=out)
+    heads = []
+    for sc in scenarios:
+        own = reference_of(sc, references)
+        heads.append(f"{sc.name} ({sc.unit}" + (f", × {own})" if own != overall else ")"))
+    print("| server | " + " | ".join(heads) + " |", file=out)
     print("|---|" + "--:|" * len(scenarios), file=out)
     for name in servers:
         cells = []
@@ -1217,7 +1460,7 @@ def print_tables(
                 cells.append("failed" if e.get("runs") else "-")
                 continue
             cell = _fmt(e["median"], sc.unit)
-            if "ratio" in e and name != scenario_reference(sc, servers, overall):
+            if "ratio" in e and name != reference_of(sc, references):
                 cell += f" ({e['ratio']:.2f}×)"
             cells.append(cell)
         print(f"| {name} | " + " | ".join(cells) + " |", file=out)
@@ -1422,7 +1665,9 @@ def report(path: Path) -> int:
         f"{document['options']['repeats']} "
         f"repeat(s) of {document['options']['warmup']} s + {document['options']['duration']} s"
     )
-    reference = document["options"].get("ratio_to", document["options"]["baseline"])
+    reference = document["options"].get(
+        "references", document["options"].get("ratio_to", document["options"]["baseline"])
+    )
     clients = document["options"].get("clients", [])
     clientReference = document["options"].get("client_ratio_to", CLIENT_BASELINE)
     summary = summarize(document["runs"], names, scenarios, reference, clients, clientReference)
@@ -1498,6 +1743,15 @@ def main(argv=None) -> int:
             else CLIENT_BASELINE
         )
     )
+    # A scenario that names its own reference (sessions: ratchet_tx) uses it
+    # when it runs and --ratio-to does not say otherwise.
+    names_run = {s.name for s in servers}
+    references = {
+        sc.name: sc.reference
+        if sc.reference in names_run and not options.ratio_to
+        else reference
+        for sc in scenarios
+    }
     if shutil.which("node") is None and any(s.name == "node-ws" for s in servers):
         sys.exit("node is not installed")
 
@@ -1533,7 +1787,7 @@ def main(argv=None) -> int:
         for rep in range(options.repeats):
             for server in clients if sc.client_load else servers:
                 tag = f"{sc.name}-{server.name}-{rep}"
-                why = unavailable(server, sc)
+                why = None if sc.client_load else unavailable(server, sc)
                 if why is not None:
                     # Not a failure: this server cannot take part.
                     runs.append(
@@ -1575,6 +1829,15 @@ def main(argv=None) -> int:
                             extra += f" ({_fmt(record['per_cpu_s'])} {PER_CPU[sc.name][1]})"
                     if "server_cpu" in record:
                         extra += f"  server CPU {record['server_cpu'] * 100:.0f}%"
+                    if "redis_cpu" in record:
+                        extra += (
+                            f"  redis CPU {record['redis_cpu'] * 100:.0f}% "
+                            + (
+                            f"({record['redis_clients']} connection(s) from the server)"
+                            if "redis_clients" in record
+                            else ""
+                        )
+                        )
                     if "generator_cpu" in record and sc.name != "idle":
                         extra += f"  generator CPU {record['generator_cpu'] * 100:.0f}%"
                     if "latency_ms" in record:
@@ -1601,8 +1864,8 @@ def main(argv=None) -> int:
     snapshot.cleanup()
     names = [s.name for s in servers]
     clientNames = [c.name for c in clients]
-    summary = summarize(runs, names, scenarios, reference, clientNames, clientReference)
-    print_tables(summary, names, scenarios, sys.stdout, reference, clientNames, clientReference)
+    summary = summarize(runs, names, scenarios, references, clientNames, clientReference)
+    print_tables(summary, names, scenarios, sys.stdout, references, clientNames, clientReference)
     document = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - t_start, 1),
@@ -1621,6 +1884,7 @@ def main(argv=None) -> int:
             "ratio_to": reference,
             "clients": clientNames,
             "client_ratio_to": clientReference,
+            "references": references,
             "revisions": options.baseline,
         },
         "servers": {s.name: s.description for s in servers},

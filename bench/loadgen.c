@@ -30,7 +30,11 @@
  *               (or EOF) on stdin or --hold seconds; the driver reads the
  *               server's RSS meanwhile.
  *   handshakes  C connections at a time, each: connect, opening handshake,
- *               close handshake, close: handshakes/s.
+ *               close handshake, close: handshakes/s.  An answer other
+ *               than 101, or a close from the server with a code other
+ *               than 1000, is a refusal: counted ("refused"), not a
+ *               handshake.  With --cookie every request carries a session
+ *               cookie, with --sessions N one of N different ids in turn.
  *   serve       not a client: a minimal C WebSocket echo/broadcast server
  *               (the generator's own ceiling is measured against it).
  *
@@ -152,6 +156,8 @@ static struct {
     int deflate;     /* offer (serve: accept) permessage-deflate */
     int chat;        /* chat-like JSON messages instead of letters */
     int memo;        /* receivers: remember verified compressed messages */
+    const char *cookie; /* "NAME=PREFIX": a Cookie header in every request */
+    int sessions;    /* --cookie: ids PREFIX + 8 digits, 0..N-1 in turn */
 } opt = {
     .host = "127.0.0.1", .port = 0, .path = "/", .conns = 64, .size = 32,
     .inflight = 16, .warmup = 1.0, .duration = 5.0, .timeout = 120.0,
@@ -244,6 +250,9 @@ static struct {
     double deadline;    /* end of the current phase */
     int opened, connecting, started, failed, errors, dropped, verify_errors;
     int protocol_errors;
+    int refused;        /* handshakes mode: refusals (see the top comment) */
+    char refusal[128];  /* the first of them */
+    uint64_t next_session;
     uint64_t msgs, bytes, deliveries, cycles;
     uint64_t m_msgs, m_bytes, m_deliveries, m_cycles;
     /* data messages received; their payload bytes on the wire and inflated */
@@ -450,6 +459,19 @@ static int conn_start(conn *c, int role) {
 static int flush(conn *c);
 static void on_open(conn *c);
 static void slot_done(conn *c, int ok);
+
+/* Handshakes mode: the server refused c (see the top comment). */
+static void refuse(conn *c, const char *fmt, ...) {
+    if (!g.refused++) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(g.refusal, sizeof g.refusal, fmt, ap);
+        va_end(ap);
+        for (char *p = g.refusal; *p; p++) /* it goes into the JSON */
+            if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = '?';
+    }
+    slot_done(c, 0);
+}
 
 /* ------------------------------------------------------------------ */
 /* Messages received                                                    */
@@ -731,7 +753,11 @@ static void on_control(conn *c) {
     if (c->op == OP_PING) {
         dyn_frame(c, OP_PONG, c->ctl, c->ctllen);
     } else if (c->op == OP_CLOSE) {
-        if (c->state == C_CLOSING) {
+        int code = c->ctllen >= 2 ? c->ctl[0] << 8 | c->ctl[1] : 1000;
+        if (c->state == C_CLOSING && opt.mode == M_HANDSHAKES && code != 1000) {
+            /* Not the answer to our close: the application closed it. */
+            refuse(c, "closed by the server with code %d", code);
+        } else if (c->state == C_CLOSING) {
             slot_done(c, 1);
         } else {
             /* The server closes on us: answer, and count it. */
@@ -917,7 +943,10 @@ static ssize_t feed_head(conn *c, const uint8_t *p, size_t n) {
     if (strncmp(c->head, "HTTP/1.1 101", 12) != 0 || !strstr(c->head, WS_ACCEPT)) {
         char *nl = strchr(c->head, '\r');
         if (nl) *nl = 0;
-        fail("bad handshake response: %.100s", c->head);
+        if (opt.mode == M_HANDSHAKES && strncmp(c->head, "HTTP/1.1 101", 12) != 0)
+            refuse(c, "%.100s", c->head);
+        else
+            fail("bad handshake response: %.100s", c->head);
         return -1;
     }
     const char *ext = check_extensions(c->head);
@@ -1029,7 +1058,19 @@ static void on_connected(conn *c) {
     }
     c->state = C_HANDSHAKE;
     c->rawhs = requestlen;
-    dyn_append(c, request, requestlen);
+    if (opt.cookie) {
+        /* The request without its blank line, the cookie, the blank line. */
+        char line[600];
+        uint64_t id = g.next_session++ % (uint64_t)opt.sessions;
+        int n = opt.sessions > 1
+                    ? snprintf(line, sizeof line, "Cookie: %s%08llu\r\n\r\n", opt.cookie,
+                               (unsigned long long)id)
+                    : snprintf(line, sizeof line, "Cookie: %s\r\n\r\n", opt.cookie);
+        dyn_append(c, request, requestlen - 2);
+        dyn_append(c, line, n);
+    } else {
+        dyn_append(c, request, requestlen);
+    }
     flush(c);
 }
 
@@ -1096,7 +1137,8 @@ static void slot_done(conn *c, int ok) {
 static void refill(void) {
     if (g.phase != P_WARMUP && g.phase != P_MEASURE) return;
     if (g.errors + g.failed > MAX_ERRORS && (uint64_t)(g.errors + g.failed) * 100 > g.cycles) {
-        fail("too many failed connections: %d failed, %d connect errors", g.failed, g.errors);
+        fail("too many failed connections: %d failed (%d refused: %s), %d connect errors",
+             g.failed, g.refused, g.refused ? g.refusal : "-", g.errors);
         return;
     }
     for (int i = 0; i < nconns; i++)
@@ -1247,6 +1289,7 @@ static void print_result(void) {
            "\"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}, \"handshakes\": %llu, "
            "\"handshakes_per_s\": %.1f, \"connect_errors\": %d, \"failed\": %d, "
            "\"dropped\": %d, \"verify_errors\": %d, \"protocol_errors\": %d, "
+           "\"refused\": %d, \"refusal\": \"%s\", \"cookie_values\": %d, "
            "\"generator_cpu\": %.4f, \"generator_cpu_total_s\": %.3f, ",
            mode_name(), opt.raw ? "true" : "false", g.error[0] ? "false" : "true", g.error,
            opt.mode == M_HANDSHAKES ? opt.concurrency : nconns, g.opened,
@@ -1257,7 +1300,7 @@ static void print_result(void) {
            secs ? g.m_deliveries / secs : 0, g.nlat, pct(0.5), pct(0.9), pct(0.99),
            g.nlat ? g.lat[g.nlat - 1] : 0, (unsigned long long)g.m_cycles,
            secs ? g.m_cycles / secs : 0, g.errors, g.failed, g.dropped, g.verify_errors,
-           g.protocol_errors, secs ? g.cpu_measure / secs : 0, cpu_s());
+           g.protocol_errors, g.refused, g.refusal, opt.cookie ? opt.sessions : 0, secs ? g.cpu_measure / secs : 0, cpu_s());
     /* What the clients received in the measured window: data messages,
      * how many were compressed (and of those, how many were found in the
      * memo instead of inflated), and their payload bytes on the wire (frame
@@ -1710,6 +1753,9 @@ static void usage(void) {
             "  --inflate-all     --deflate, broadcast: inflate every message received\n"
             "                    (default: a message byte-for-byte equal to one inflated\n"
             "                    and verified already is not inflated again)\n"
+            "  --cookie NAME=V   handshakes: send Cookie: NAME=V in every request\n"
+            "  --sessions N      --cookie: N different values, V + 8 digits (0..N-1)\n"
+            "                    in turn (1: V as it is)\n"
             "  --no-verify       do not compare echoed payloads\n");
     exit(2);
 }
@@ -1732,7 +1778,8 @@ int main(int argc, char **argv) {
         {"warmup", 1, 0, 'W'},   {"duration", 1, 0, 'd'}, {"concurrency", 1, 0, 'c'},
         {"sources", 1, 0, 'S'},  {"hold", 1, 0, 'h'},     {"timeout", 1, 0, 't'},
         {"no-verify", 0, 0, 'V'}, {"quickack", 0, 0, 'Q'}, {"deflate", 0, 0, 'D'},
-        {"chat", 0, 0, 'C'},     {"inflate-all", 0, 0, 'I'}, {0, 0, 0, 0}};
+        {"chat", 0, 0, 'C'},     {"inflate-all", 0, 0, 'I'}, {"cookie", 1, 0, 'K'},
+        {"sessions", 1, 0, 'N'}, {0, 0, 0, 0}};
     int ch;
     optind = 2;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1757,12 +1804,21 @@ int main(int argc, char **argv) {
         case 'D': opt.deflate = 1; break;
         case 'C': opt.chat = 1; break;
         case 'I': opt.memo = 0; break;
+        case 'K': opt.cookie = optarg; break;
+        case 'N': opt.sessions = atoi(optarg); break;
         default: usage();
         }
     }
     if (opt.port <= 0 || opt.port > 65535) usage();
     if (opt.raw && (opt.deflate || opt.chat)) die("--raw: no --deflate, no --chat");
     if (opt.chat && size_set) die("--chat: the messages' size is fixed, no --size");
+    if (opt.cookie && (opt.raw || opt.mode != M_HANDSHAKES))
+        die("--cookie: handshakes mode, not --raw");
+    if (opt.cookie && (!strchr(opt.cookie, '=') || strlen(opt.cookie) > 500 ||
+                       strpbrk(opt.cookie, "\r\n")))
+        die("--cookie takes NAME=VALUE (up to 500 bytes, one line)");
+    if (opt.sessions < 0 || opt.sessions > 100000000) die("--sessions: 1..10^8");
+    if (!opt.sessions) opt.sessions = 1;
     if (opt.chat && opt.mode != M_ECHO && opt.mode != M_BROADCAST)
         die("--chat: echo and broadcast only");
     signal(SIGPIPE, SIG_IGN);
