@@ -11,7 +11,9 @@ import os
 from typing import Any
 from urllib.parse import parse_qs
 
-from twisted.internet.task import Clock
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
@@ -134,3 +136,18 @@ class MemoryClient:
 
 def jsonOf(messages: list[Any]) -> list[Any]:
     return [json.loads(m) for m in messages]
+
+
+def sleep(seconds: float) -> Deferred[None]:
+    """A Deferred that fires after C{seconds} of the real reactor."""
+    return deferLater(reactor, seconds, lambda: None)
+
+
+@inlineCallbacks
+def waitFor(condition: Any, timeout: float, interval: float = 0.01) -> Any:
+    """Poll C{condition()} until it is true, at most C{timeout} seconds."""
+    deadline = reactor.seconds() + timeout
+    while not condition():
+        if reactor.seconds() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {condition}")
+        yield sleep(interval)

@@ -9,7 +9,6 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
@@ -18,6 +17,8 @@ from ratchet_tx.connection import TransportConnection, heldWrites
 from ratchet_tx.hub import HistoryLost, HistoryPolicy, IHub, Offset
 from ratchet_tx.hub.redis import RedisHub, holdingWrites
 from ratchet_tx.hub.wire import _LUA
+from tests.hub import helpers
+from tests.hub.helpers import sleep
 from tests.redis.helpers import encodeReply
 from tests.support.apps import FakeConnection
 from tests.support.redisserver import RedisServer
@@ -28,18 +29,8 @@ TIMEOUT = 10.0
 URL = "redis://127.0.0.1:1/0"
 
 
-def sleep(seconds: float) -> Deferred[None]:
-    return deferLater(reactor, seconds, lambda: None)
-
-
-@inlineCallbacks
 def waitFor(condition: Any, timeout: float = TIMEOUT) -> Any:
-    """Poll C{condition()} until it is true, at most C{timeout} seconds."""
-    deadline = reactor.seconds() + timeout
-    while not condition():
-        if reactor.seconds() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {condition}")
-        yield sleep(0.01)
+    return helpers.waitFor(condition, timeout, 0.01)
 
 
 class RedisHubTests(TestCase):

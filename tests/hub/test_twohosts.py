@@ -15,12 +15,13 @@ import time
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.task import deferLater
+from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from ratchet_tx.hub import HistoryPolicy
 from ratchet_tx.hub.redis import RedisHub
+from tests.hub import helpers
+from tests.hub.helpers import sleep
 from tests.support.apps import FakeConnection, LogCapture
 from tests.support.netns import Network
 from tests.support.redisserver import RedisServer
@@ -60,18 +61,8 @@ reactor.run()
 """
 
 
-def sleep(seconds: float) -> Deferred[None]:
-    return deferLater(reactor, seconds, lambda: None)
-
-
-@inlineCallbacks
 def waitFor(condition: Any, timeout: float = TIMEOUT) -> Any:
-    """Poll C{condition()} until it is true, at most C{timeout} seconds."""
-    deadline = reactor.seconds() + timeout
-    while not condition():
-        if reactor.seconds() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {condition}")
-        yield sleep(0.02)
+    return helpers.waitFor(condition, timeout, 0.02)
 
 
 class TwoHostsTests(TestCase):
