@@ -51,7 +51,7 @@ class NetworkError(AssertionError):
     """An C{ip} command failed (the message holds what it printed)."""
 
 
-def _ip(*args: str) -> str:
+def _ip(*args: str, check: bool = True) -> str:
     done = subprocess.run(
         ["ip", *args],
         stdin=subprocess.DEVNULL,
@@ -59,7 +59,7 @@ def _ip(*args: str) -> str:
         text=True,
         timeout=_IP_TIMEOUT,
     )
-    if done.returncode != 0:
+    if check and done.returncode != 0:
         raise NetworkError(f"ip {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout
 
@@ -172,19 +172,9 @@ class Network:
         """Remove every namespace, link and the bridge (idempotent)."""
         for host in self._hosts.values():
             # Deleting a namespace deletes its end of the link, and so both.
-            subprocess.run(
-                ["ip", "netns", "delete", host.namespace],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=_IP_TIMEOUT,
-            )
+            _ip("netns", "delete", host.namespace, check=False)
         self._hosts.clear()
-        subprocess.run(
-            ["ip", "link", "delete", self._bridge],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=_IP_TIMEOUT,
-        )
+        _ip("link", "delete", self._bridge, check=False)
         _alive.discard(self)
 
 
