@@ -88,7 +88,8 @@ def _lost() -> ConnectionLost:
 class _Description:
     """
     The transport's C{repstr} (what C{repr} shows), made when asked rather
-    than kept by every connection.
+    than kept by every connection: what Twisted's C{__init__} assigns (the
+    same) is dropped.
     """
 
     def __get__(self, transport: Any, owner: type | None = None) -> Any:
@@ -97,6 +98,9 @@ class _Description:
         server = getattr(transport, "server", None)  # a client has none
         port = "?" if server is None else server._realPortNumber
         return f"<{type(transport.protocol).__name__} #{transport.sessionno} on {port}>"
+
+    def __set__(self, transport: Any, value: object) -> None:
+        pass
 
 
 class _Fixed:
@@ -212,10 +216,6 @@ class WriteThroughConnection(tcp.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._turn = turnOf(self.reactor)
-        # What an idle connection need not keep: its description (made when
-        # asked, see _Description).
-        if getattr(self, "server", None) is not None:  # Twisted's tcp.Server set it
-            del self.repstr
 
     def _getFileno(self) -> Any:
         try:
