@@ -40,6 +40,13 @@ L{twisted.internet.error.ConnectionLost} from the reactor.
 
 Reads ask for adaptive amounts (L{ratchet_tx.transport.reads}); C{bufferSize}
 is then only the threshold for pausing producers, not the read size as well.
+
+What an idle connection keeps is Twisted's transport minus what can be asked
+for: C{repstr}, C{logstr}, C{fileno} and the peer's C{client} tuple are
+class-level descriptors that make them from what the transport keeps anyway
+(the socket, the session number, the host), in Twisted's formats; what
+Twisted's C{__init__} assigns to them (and to its unused write buffer) is
+dropped, so that those names take no entry in the attribute dictionary.
 """
 
 from __future__ import annotations
