@@ -166,6 +166,8 @@ class _Peer:
         if transport is None:
             return self
         rest = transport._peerRest
+        if rest is None:  # a client, which has no such attribute in Twisted
+            raise AttributeError("client")
         if type(rest) is int:
             return (transport.hostname, rest)
         return (transport.hostname, *rest)

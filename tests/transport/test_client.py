@@ -81,6 +81,7 @@ class HostnameEndpointTests(TestCase):
         self.assertEqual(transport.logPrefix(), "Protocol,client")
         self.assertEqual(transport.fileno(), transport.socket.fileno())
         self.assertNotIn("fileno", vars(transport))
+        self.assertFalse(hasattr(transport, "client"))  # a server's peer tuple, as in Twisted
         transport.loseConnection()
         while not servers:
             yield deferLater(0.01)
