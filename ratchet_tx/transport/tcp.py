@@ -178,7 +178,7 @@ class _Peer:
 
 
 def _noFileno() -> int:
-    """C{fileno} once the socket is gone (as L{FileDescriptor.fileno})."""
+    """C{fileno} once the socket is gone (as Twisted's C{FileDescriptor.fileno})."""
     return -1
 
 

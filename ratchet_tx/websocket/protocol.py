@@ -777,10 +777,9 @@ class _Limits(NamedTuple):
     framings: Framings  # compared by identity
 
 
-#: The most L{_Limits} shared: one per layer (and one for clients), in practice.
+#: The most L{_Limits} one L{Framings} keeps: one per layer, in practice (the
+#: clients of a process share one Framings, and seldom differ in limits).
 MAX_SHARED_LIMITS = 64
-
-_sharedLimits: dict[tuple[Any, ...], _Limits] = {}
 
 
 def _shared(
@@ -792,17 +791,18 @@ def _shared(
     framings: Framings,
 ) -> _Limits:
     """
-    The L{_Limits} of these values: one already in use if there is one (at
-    most L{MAX_SHARED_LIMITS} are kept).
+    The L{_Limits} of these values: the one the connections of C{framings}
+    (one layer's, in practice) with these limits use already, if any.  Kept
+    by the framings, so it goes with them.
     """
     # The role as a bool: an Enum member hashes in Python, slowly.
-    key = (role is Role.SERVER, maxHandshakeSize, maxFrameSize, maxMessageSize, versions, framings)
-    shared = _sharedLimits.get(key)
+    key = (role is Role.SERVER, maxHandshakeSize, maxFrameSize, maxMessageSize, versions)
+    shared = framings.shared.get(key)
     if shared is not None:
-        return shared
-    limits = _Limits(role, *key[1:])
-    if len(_sharedLimits) < MAX_SHARED_LIMITS:
-        _sharedLimits[key] = limits
+        return shared  # type: ignore[return-value]
+    limits = _Limits(role, *key[1:], framings)
+    if len(framings.shared) < MAX_SHARED_LIMITS:
+        framings.shared[key] = limits
     return limits
 
 

@@ -93,7 +93,9 @@ class IdleConnection(SynchronousTestCase):
         for peer in self.peers:
             peer.close()
         self.runUntil(lambda: not self.server.protocols)
-        self.port.stopListening()
+        stopped: list[object] = []
+        self.port.stopListening().addCallback(stopped.append)
+        self.runUntil(lambda: stopped)
         for reader in list(self.reactor._internalReaders):
             self.reactor.removeReader(reader)
             reader.connectionLost(None)
