@@ -111,6 +111,29 @@ heldWrites = HeldWrites()
 _CALLED: tuple[()] = ()
 
 
+class _Extras:
+    """
+    What a L{TransportConnection} seldom needs, made the first time it does:
+    an idle connection keeps one slot for both instead of two.
+
+    @ivar state: the application's C{state}, once asked for.
+    @ivar closeCallbacks: those added (None until one is; L{_CALLED} once
+        they were called).
+    """
+
+    __slots__ = ("closeCallbacks", "state")
+
+    def __init__(self) -> None:
+        self.state: SimpleNamespace | None = None
+        self.closeCallbacks: list[Callable[[IConnection], object]] | tuple[()] | None = None
+
+
+#: The L{_Extras} of every connection whose close callbacks ran when it had
+#: neither: never changed (L{TransportConnection._more} replaces it first).
+_CALLED_ONLY = _Extras()
+_CALLED_ONLY.closeCallbacks = _CALLED
+
+
 @implementer(IConnection)
 class TransportConnection:
     """
@@ -122,11 +145,10 @@ class TransportConnection:
     """
 
     __slots__ = (
-        "_closeCallbacks",
+        "_extras",
         "_flow",
         "_held",
         "_producer",
-        "_state",
         "_transport",
         "_view",
         "backedUp",
@@ -160,8 +182,8 @@ class TransportConnection:
         self._producer = producer
         self._flow = flow
         self._held: list[bytes] | None = None
-        # None until one is added; _CALLED once they were called.
-        self._closeCallbacks: list[Callable[[IConnection], object]] | tuple[()] | None = None
+        # The state and close callbacks: None until either is asked for.
+        self._extras: _Extras | None = None
         #: More than the high-water mark waits to be sent to the peer.
         self.backedUp = False
         #: Messages not sent: dropped by the L{SlowConsumer.DROP} policy, or
@@ -175,15 +197,25 @@ class TransportConnection:
         if producer is not None:
             transport.registerProducer(producer, True)
         self._local = transport.getHost() if localAddress is None else localAddress
-        self._state: SimpleNamespace | None = None
         self.closed = False
         self._view: IConnection | None = None
 
+    def _more(self) -> _Extras:
+        """What the connection keeps once the state or a close callback is asked for."""
+        extras = self._extras
+        if extras is None or extras is _CALLED_ONLY:
+            fresh = self._extras = _Extras()
+            if extras is _CALLED_ONLY:
+                fresh.closeCallbacks = _CALLED
+            return fresh
+        return extras
+
     @property
     def state(self) -> SimpleNamespace:
-        if self._state is None:
-            self._state = SimpleNamespace()
-        return self._state
+        extras = self._more()
+        if extras.state is None:
+            extras.state = SimpleNamespace()
+        return extras.state
 
     @property
     def remoteAddress(self) -> IAddress:
@@ -351,11 +383,12 @@ class TransportConnection:
 
     def addCloseCallback(self, callback: Callable[[IConnection], object]) -> None:
         """See L{IConnection.addCloseCallback}; C{callback} gets the L{view}."""
-        callbacks = self._closeCallbacks
+        extras = self._more()
+        callbacks = extras.closeCallbacks
         if callbacks is _CALLED:
             callback(self.view)
         elif callbacks is None:
-            self._closeCallbacks = [callback]
+            extras.closeCallbacks = [callback]
         else:
             callbacks.append(callback)  # type: ignore[union-attr]
 
@@ -365,7 +398,12 @@ class TransportConnection:
         call the close callbacks, once, each on its own (a failing one is
         logged).
         """
-        callbacks, self._closeCallbacks = self._closeCallbacks, _CALLED
+        extras = self._extras
+        if extras is None:
+            # The usual case: no callbacks and no state (shared, never changed).
+            self._extras = _CALLED_ONLY
+            return
+        callbacks, extras.closeCallbacks = extras.closeCallbacks, _CALLED
         view = self.view
         for callback in callbacks or ():
             try:

@@ -49,6 +49,15 @@ log = Logger()
 #: per address and port it listens on, in practice.
 MAX_SHARED_ADDRESSES = 64
 
+# Where a ConnectionProtocol is (its _stage).  Over Twisted's TLS layer it
+# is in _TLS_HANDSHAKE until that handshake completed: the layer holds what
+# is written meanwhile and pauses its producer for it, and to stop reading
+# then would stop the TLS handshake itself (a client's opening handshake is
+# written before it).  _LOST: connectionLost was called (once is enough).
+_OPEN = "open"
+_TLS_HANDSHAKE = "TLS handshake"
+_LOST = "lost"
+
 
 @implementer(IProtocol, ILoggingContext, IPushProducer, IHandshakeListener)
 class ConnectionProtocol:
@@ -73,8 +82,7 @@ class ConnectionProtocol:
 
     __slots__ = (
         "__weakref__",
-        "_lost",
-        "_tlsHandshaking",
+        "_stage",
         "app",
         "connected",
         "connection",
@@ -92,12 +100,7 @@ class ConnectionProtocol:
         self.flow = flow
         self.factory = None
         self.connected = False
-        self._lost = False
-        # Over Twisted's TLS layer, until its handshake completed: that layer
-        # holds what is written meanwhile and pauses its producer for it, and to
-        # stop reading then would stop the TLS handshake itself (a client's
-        # opening handshake is written before it).
-        self._tlsHandshaking = False
+        self._stage = _OPEN
 
     def logPrefix(self) -> str:
         """The log prefix of the connection (Twisted's: the class name)."""
@@ -110,14 +113,17 @@ class ConnectionProtocol:
         self.connectionMade()
 
     def connectionMade(self) -> None:
-        self._tlsHandshaking = INegotiated.providedBy(self.transport)
+        if INegotiated.providedBy(self.transport):
+            self._stage = _TLS_HANDSHAKE
         flow = self.flow
         self.connection = TransportConnection(
             self.transport, producer=self, flow=flow, localAddress=self.sharedLocalAddress()
         )
         socket = socketTransport(self.transport)
-        if hasattr(socket, "bufferSize"):
-            # FileDescriptor pauses its producer past bufferSize bytes.
+        if getattr(socket, "bufferSize", flow.highWaterMark) != flow.highWaterMark:
+            # FileDescriptor pauses its producer past bufferSize bytes (by
+            # default as many as the default high-water mark: then the
+            # transport keeps no bufferSize of its own).
             socket.bufferSize = flow.highWaterMark
         if hasattr(socket, "setTcpNoDelay"):
             # Every write is a whole message (or a batch of them): waiting
@@ -137,9 +143,9 @@ class ConnectionProtocol:
             heldWrites.release()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._lost:
+        if self._stage is _LOST:
             return
-        self._lost = True
+        self._stage = _LOST
         conn = self.connection
         conn.connectionLost()
         self.connectionEnding()
@@ -184,10 +190,11 @@ class ConnectionProtocol:
         The TLS handshake completed (L{IHandshakeListener}): from now on the
         TLS layer pauses this producer only when the peer reads too slowly.
         """
-        self._tlsHandshaking = False
+        if self._stage is _TLS_HANDSHAKE:
+            self._stage = _OPEN
 
     def pauseProducing(self) -> None:
-        if self._tlsHandshaking:
+        if self._stage is _TLS_HANDSHAKE:
             return  # the TLS layer holds early writes; it is not backpressure
         self.transport.pauseProducing()
         self.connection.writesBackedUp()

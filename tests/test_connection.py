@@ -396,6 +396,22 @@ class CloseCallbackTests(SynchronousTestCase):
         conn.addCloseCallback(calls.append)
         self.assertEqual(calls, [conn])
 
+    def test_stateAfterTheCallbacksRanIsTheConnectionsOwn(self) -> None:
+        """
+        Connections closed without callbacks or state share what says so;
+        the state asked of one afterwards is still its own, and a callback
+        added to it is still called at once.
+        """
+        first, second = (TransportConnection(StringTransport()) for _ in range(2))
+        for conn in (first, second):
+            conn.connectionLost()
+            conn.runCloseCallbacks()
+        first.state.name = "first"
+        self.assertFalse(hasattr(second.state, "name"))
+        calls: list[object] = []
+        first.addCloseCallback(calls.append)
+        self.assertEqual(calls, [first])
+
     def test_aFailingCallbackIsLoggedAndTheOthersRun(self) -> None:
         conn = TransportConnection(StringTransport())
         calls: list[object] = []

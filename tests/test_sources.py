@@ -51,6 +51,8 @@ PRIVATE_REACHES = {
     ("service.py", "listener._raiseSynchronously"): "Twisted's only switch for bind errors",
     ("commandline.py", "listener._raiseSynchronously"): "the same",
     ("transport/tcp.py", "server._realPortNumber"): "Twisted's Server transport's own repr uses it",
+    ("transport/tcp.py", "transport._logContext"): "a descriptor over its own class's instances",
+    ("transport/tcp.py", "transport._peerRest"): "a descriptor over its own class's instances",
 }
 
 

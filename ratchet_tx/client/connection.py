@@ -47,7 +47,7 @@ class ClientConnection(ProtocolConnection):
         ...), once it arrived.
     """
 
-    __slots__ = ("_heartbeat", "_layer", "handshake", "response")
+    __slots__ = ("_heartbeat", "handshake", "response")
 
     def __init__(
         self, wrapped: IConnection, layer: ClientWebSocket, handshake: ClientHandshake
@@ -60,8 +60,8 @@ class ClientConnection(ProtocolConnection):
             maxFrameSize=settings.maxFrameSize,
             framings=_CLIENT_FRAMINGS,
         )
-        super().__init__(wrapped, protocol, layer.app, settings, layer.clock)
-        self._layer = layer
+        super().__init__(wrapped, protocol, layer)
+        self._layer: ClientWebSocket = layer
         self._heartbeat: LoopingCall | None = None
         self.handshake = handshake
         self.response: Any = None
@@ -88,10 +88,10 @@ class ClientConnection(ProtocolConnection):
     def _handshakeEvent(self, event: Any) -> None:
         if type(event) is Accepted:
             self.response = event.response
-            period = self._settings.heartbeatPeriod
+            period = self._layer.settings.heartbeatPeriod
             if period is not None:
                 self._heartbeat = LoopingCall(self._beat)
-                self._heartbeat.clock = self._clock
+                self._heartbeat.clock = self._layer.clock
                 self._heartbeat.start(period, now=False)
             self._connectionOpened()
             self._layer.opened(self)
@@ -102,7 +102,7 @@ class ClientConnection(ProtocolConnection):
             self._layer.failed(self, Failure(event))
 
     def _beat(self) -> None:
-        self.heartbeat(self._clock.seconds())
+        self.heartbeat(self._layer.clock.seconds())
 
     def _timedOut(self, what: str) -> None:
         if self._protocol.state is not CONNECTING:
@@ -111,9 +111,8 @@ class ClientConnection(ProtocolConnection):
         # The opening handshake: one log line, as for every other way a
         # handshake fails, written before the caller hears of it.
         self._timer = None
-        error = TimeoutError(
-            f"the opening handshake with {self.url} took over {self._settings.handshakeTimeout} s"
-        )
+        timeout = self._layer.settings.handshakeTimeout
+        error = TimeoutError(f"the opening handshake with {self.url} took over {timeout} s")
         log.info("WebSocket handshake with {url} failed: {error}", url=self.url, error=error)
         self._layer.failed(self, Failure(error))
         self.wrapped.abort()

@@ -40,11 +40,19 @@ L{twisted.internet.error.ConnectionLost} from the reactor.
 
 Reads ask for adaptive amounts (L{ratchet_tx.transport.reads}); C{bufferSize}
 is then only the threshold for pausing producers, not the read size as well.
+
+What an idle connection keeps is Twisted's transport minus what can be asked
+for: C{repstr}, C{logstr}, C{fileno} and the peer's C{client} tuple are
+class-level descriptors that make them from what the transport keeps anyway
+(the socket, the session number, the host), in Twisted's formats; what
+Twisted's C{__init__} assigns to them (and to its unused write buffer) is
+dropped, so that those names take no entry in the attribute dictionary.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterable
 from errno import ENOBUFS
 from typing import TYPE_CHECKING, Any
@@ -87,7 +95,8 @@ def _lost() -> ConnectionLost:
 class _Description:
     """
     The transport's C{repstr} (what C{repr} shows), made when asked rather
-    than kept by every connection.
+    than kept by every connection: what Twisted's C{__init__} assigns (the
+    same) is dropped.
     """
 
     def __get__(self, transport: Any, owner: type | None = None) -> Any:
@@ -96,6 +105,81 @@ class _Description:
         server = getattr(transport, "server", None)  # a client has none
         port = "?" if server is None else server._realPortNumber
         return f"<{type(transport.protocol).__name__} #{transport.sessionno} on {port}>"
+
+    def __set__(self, transport: Any, value: object) -> None:
+        pass
+
+
+class _Fixed:
+    """
+    An attribute that Twisted's C{__init__} sets but this transport does
+    not use: always C{value}, and what is assigned is dropped, so that no
+    connection keeps an entry for it.
+    """
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def __get__(self, transport: Any, owner: type | None = None) -> Any:
+        return self if transport is None else self._value
+
+    def __set__(self, transport: Any, value: object) -> None:
+        pass
+
+    def __delete__(self, transport: Any) -> None:
+        pass
+
+
+class _LogString:
+    """
+    The transport's C{logstr} (what C{logPrefix} returns, the C{system} of
+    what is logged while the reactor handles the connection's events), made
+    when asked from the protocol's log prefix, the session number and the
+    peer's host, in Twisted's format; what Twisted's C{__init__} assigns is
+    dropped, so that no connection keeps a string of its own.
+    """
+
+    def __get__(self, transport: Any, owner: type | None = None) -> Any:
+        if transport is None:
+            return self
+        context = transport._logContext
+        if context is None:
+            return "Uninitialized"
+        hostname = getattr(transport, "hostname", None)
+        if hostname is None:  # a client
+            return f"{context},client"
+        return f"{context},{transport.sessionno},{hostname}"
+
+    def __set__(self, transport: Any, value: object) -> None:
+        pass
+
+
+class _Peer:
+    """
+    Twisted's C{client} (the peer's address as C{accept} gave it, kept for
+    C{getPeer} after the connection is lost), without a tuple of its own per
+    connection: the host is Twisted's C{hostname} already, the rest (the
+    port; for IPv6 also the flow information and scope) is kept beside it.
+    """
+
+    def __get__(self, transport: Any, owner: type | None = None) -> Any:
+        if transport is None:
+            return self
+        rest = transport._peerRest
+        if rest is None:  # a client, which has no such attribute in Twisted
+            raise AttributeError("client")
+        if type(rest) is int:
+            return (transport.hostname, rest)
+        return (transport.hostname, *rest)
+
+    def __set__(self, transport: Any, value: tuple[Any, ...]) -> None:
+        # Twisted sets hostname to value[0] right after.
+        transport._peerRest = value[1] if len(value) == 2 else tuple(value[1:])
+
+
+def _noFileno() -> int:
+    """C{fileno} once the socket is gone (as Twisted's C{FileDescriptor.fileno})."""
+    return -1
 
 
 def _checkBytes(data: object) -> None:
@@ -123,9 +207,16 @@ class WriteThroughConnection(tcp.Connection):
     _queue: WriteQueue | None = None
     _pending: bytes | None = None
     repstr = _Description()
-    #: Twisted's write buffer, unused here: a shared empty tuple instead of a
-    #: list per connection (anything that appended to it would fail loudly).
-    _tempDataBuffer: Any = ()
+    logstr = _LogString()
+    client = _Peer()
+    #: The protocol's log prefix, taken when Twisted computes C{logstr}.
+    _logContext: str | None = None
+    _peerRest: Any = None
+    #: Twisted's write buffer and its length, unused here: a shared empty
+    #: tuple instead of a list per connection (anything that appended to it
+    #: would fail loudly).
+    _tempDataBuffer: Any = _Fixed(())
+    _tempDataLen: Any = _Fixed(0)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -134,12 +225,29 @@ class WriteThroughConnection(tcp.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._turn = turnOf(self.reactor)
-        # What an idle connection need not keep: Twisted's write buffer (the
-        # class's empty tuple stands in) and its description (made when
-        # asked, see _Description).
-        del self._tempDataBuffer
-        if getattr(self, "server", None) is not None:  # Twisted's tcp.Server set it
-            del self.repstr
+
+    def _getFileno(self) -> Any:
+        try:
+            return self.socket.fileno
+        except AttributeError:  # Twisted deleted the socket: the connection is lost
+            return _noFileno
+
+    def _setFileno(self, fileno: object) -> None:
+        pass  # Twisted's self.fileno = skt.fileno: asked of the socket instead
+
+    def _delFileno(self) -> None:
+        pass  # Twisted's del self.fileno once the socket is gone
+
+    #: The socket's C{fileno}, asked of the socket rather than kept by every
+    #: connection as Twisted does (C{self.fileno = skt.fileno}, deleted when
+    #: the connection is lost: then -1).
+    fileno = property(_getFileno, _setFileno, _delFileno)
+
+    def _getLogPrefix(self, applicationObject: Any) -> str:
+        """Twisted's, noting the prefix for C{logstr} (see L{_LogString})."""
+        prefix: str = super()._getLogPrefix(applicationObject)
+        self._logContext = sys.intern(prefix)
+        return prefix
 
     @property
     def bufferedAmount(self) -> int:

@@ -15,7 +15,7 @@ for the server's answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -46,6 +46,19 @@ if TYPE_CHECKING:
 log = Logger()
 
 
+class AdaptingLayer(Protocol):
+    """What a L{ProtocolConnection} needs of the protocol layer it belongs to."""
+
+    @property
+    def app(self) -> IApplication: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> IReactorTime: ...
+
+
 class ProtocolConnection(ConnectionDecorator):
     """
     A WebSocket connection as an application sees it: C{send} frames a
@@ -64,9 +77,8 @@ class ProtocolConnection(ConnectionDecorator):
     """
 
     __slots__ = (
-        "_app",
-        "_clock",
         "_heard",
+        "_layer",
         "_lastHeard",
         "_messagesIn",
         "_opened",
@@ -74,23 +86,20 @@ class ProtocolConnection(ConnectionDecorator):
         "_pingSentAt",
         "_pongWaiters",
         "_protocol",
-        "_settings",
         "_timer",
     )
 
     def __init__(
-        self,
-        wrapped: IConnection,
-        protocol: WebSocketProtocol,
-        app: IApplication,
-        settings: Settings,
-        clock: IReactorTime,
+        self, wrapped: IConnection, protocol: WebSocketProtocol, layer: AdaptingLayer
     ) -> None:
+        """
+        @param layer: the protocol layer the connection belongs to: its
+            application, settings and clock (kept there, not by every
+            connection).
+        """
         super().__init__(wrapped)
         self._protocol = protocol
-        self._app = app
-        self._settings = settings
-        self._clock = clock
+        self._layer = layer
         # Frames go straight to the socket's connection: data through send()
         # (subject to the slow-consumer policy), protocol bytes through
         # write() (never dropped).
@@ -101,8 +110,8 @@ class ProtocolConnection(ConnectionDecorator):
         self._lastHeard = 0.0
         self._pingSentAt: float | None = None
         self._pongWaiters: list[tuple[bytes, Deferred[None]]] | None = None
-        self._timer: IDelayedCall | None = clock.callLater(
-            settings.handshakeTimeout, self._timedOut, "opening handshake"
+        self._timer: IDelayedCall | None = layer.clock.callLater(
+            layer.settings.handshakeTimeout, self._timedOut, "opening handshake"
         )
 
     # What the protocol knows.
@@ -297,7 +306,7 @@ class ProtocolConnection(ConnectionDecorator):
         self._ended()
         if self._opened:
             self._opened = False
-            app = self._app
+            app = self._layer.app
             deliver(app, self, app.onClose)
 
     def heartbeat(self, now: float) -> None:
@@ -312,7 +321,7 @@ class ProtocolConnection(ConnectionDecorator):
         protocol = self._protocol
         if protocol.state is not OPEN:
             return
-        settings = self._settings
+        settings = self._layer.settings
         if not protocol.version or not protocol.version.isHixie:
             if settings.pingInterval is None:
                 return
@@ -350,7 +359,7 @@ class ProtocolConnection(ConnectionDecorator):
         """The connection is open: the application hears of it."""
         self._cancelTimer()
         self._opened = True
-        app = self._app
+        app = self._layer.app
         deliver(app, self, app.onOpen)
 
     # Bytes in, events out.
@@ -367,7 +376,7 @@ class ProtocolConnection(ConnectionDecorator):
             self._settle()
 
     def _handle(self, events: list[Any]) -> None:
-        app = self._app
+        app = self._layer.app
         onMessage = app.onMessage
         protocol = self._protocol
         for event in events:
@@ -420,15 +429,15 @@ class ProtocolConnection(ConnectionDecorator):
         elif self._timer is None:
             state = protocol.state
             if state is CLOSING and protocol.closeSent:
-                self._startTimer(self._settings.closeTimeout, "closing handshake")
+                self._startTimer(self._layer.settings.closeTimeout, "closing handshake")
             elif state is CLOSED:
-                self._startTimer(self._settings.closeTimeout, "the server's close")
+                self._startTimer(self._layer.settings.closeTimeout, "the server's close")
 
     # Timers.
 
     def _startTimer(self, seconds: float, what: str) -> None:
         self._cancelTimer()
-        self._timer = self._clock.callLater(seconds, self._timedOut, what)
+        self._timer = self._layer.clock.callLater(seconds, self._timedOut, what)
 
     def _cancelTimer(self) -> None:
         timer = self._timer

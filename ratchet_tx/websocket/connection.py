@@ -63,7 +63,7 @@ class WebSocketConnection(ProtocolConnection):
         the C{onHandshake} hook may change it before the connection opens.
     """
 
-    __slots__ = ("_admittedAs", "_clientAddress", "_layer", "subprotocol")
+    __slots__ = ("_admittedAs", "_clientAddress", "subprotocol")
 
     def __init__(self, wrapped: IConnection, layer: ServingLayer) -> None:
         settings = layer.settings
@@ -75,8 +75,8 @@ class WebSocketConnection(ProtocolConnection):
             versions=settings.versions,
             framings=layer.framings,
         )
-        super().__init__(wrapped, protocol, layer.app, settings, layer.clock)
-        self._layer = layer
+        super().__init__(wrapped, protocol, layer)
+        self._layer: ServingLayer = layer
         self._admittedAs: str | None = None
         self._clientAddress: IAddress | None = None
         self.subprotocol: str | None = None
@@ -153,7 +153,7 @@ class WebSocketConnection(ProtocolConnection):
     # The opening handshake.
 
     def _handshakeReceived(self, opening: Opening) -> None:
-        settings = self._settings
+        settings = self._layer.settings
         try:
             if not settings.originAllowed(opening.origin):
                 raise HandshakeError(403, "origin not allowed")
@@ -187,7 +187,7 @@ class WebSocketConnection(ProtocolConnection):
         if peerHost is None:
             host = "unknown"  # a UNIX socket: every client shares one bucket
         else:
-            host = self._settings.clientHost(peerHost, request.headers.get("X-Forwarded-For"))
+            host = self._layer.settings.clientHost(peerHost, request.headers.get("X-Forwarded-For"))
             if host != peerHost:
                 kind = IPv6Address if ":" in host else IPv4Address
                 self._clientAddress = kind("TCP", host, 0)
@@ -207,7 +207,7 @@ class WebSocketConnection(ProtocolConnection):
             return  # the connection went away while onHandshake ran
         try:
             response = protocol.accept(
-                self.subprotocol, deflate=self._settings.deflate, secure=self._isSecure()
+                self.subprotocol, deflate=self._layer.settings.deflate, secure=self._isSecure()
             )
         except ValueError:
             # onHandshake chose a sub-protocol the client did not offer.
@@ -238,7 +238,7 @@ class WebSocketConnection(ProtocolConnection):
         )
 
     def _isSecure(self) -> bool:
-        secure = self._settings.secure
+        secure = self._layer.settings.secure
         if secure is not None:
             return secure
         return ISSLTransport.providedBy(self.transportConnection.transport)

@@ -318,11 +318,14 @@ class Framings:
     a message sent to all of them is framed once per format.
     """
 
-    __slots__ = ("hixie", "hybi")
+    __slots__ = ("hixie", "hybi", "shared")
 
     def __init__(self, role: Role) -> None:
         self.hybi = HybiFraming() if role is Role.SERVER else ClientHybiFraming()
         self.hixie = HixieFraming(role)
+        #: What the connections framed by these share besides (their
+        #: protocol's limits: see L{ratchet_tx.websocket.protocol}), by key.
+        self.shared: dict[object, object] = {}
 
     def forVersion(self, version: WebSocketVersion) -> Framing:
         """The frame format C{version} speaks."""

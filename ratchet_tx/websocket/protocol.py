@@ -66,7 +66,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from enum import Enum
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from ratchet_tx.websocket.codecs.clienthandshake import ClientHandshake
 from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
@@ -212,19 +212,13 @@ class WebSocketProtocol:
         "_clientHandshake",
         "_due",
         "_framing",
-        "_framings",
         "_head",
         "_key3",
-        "_maxFrameSize",
-        "_maxHandshakeSize",
-        "_maxMessageSize",
+        "_limits",
         "_opening",
         "_outbox",
         "_pending",
         "_reader",
-        "_responseReader",
-        "_sendable",
-        "_versions",
         "send",
         "closeCode",
         "closeReason",
@@ -232,7 +226,6 @@ class WebSocketProtocol:
         "closeSent",
         "error",
         "extensions",
-        "role",
         "state",
         "subprotocol",
         "version",
@@ -263,7 +256,9 @@ class WebSocketProtocol:
             framings = Framings(role)
         elif framings.hybi.role is not role:
             raise ValueError(f"framings for the {framings.hybi.role.value}, not the {role.value}")
-        self.role = role
+        self._limits = _shared(
+            role, maxHandshakeSize, maxFrameSize, maxMessageSize, frozenset(versions), framings
+        )
         self.state = CONNECTING
         self.version: WebSocketVersion | None = None
         self.subprotocol: str | None = None
@@ -273,20 +268,16 @@ class WebSocketProtocol:
         self.closeCode: int = CloseCode.ABNORMAL
         self.closeReason = ""
         self.error: HandshakeError | HandshakeFailed | ProtocolError | None = None
-        self._maxHandshakeSize = maxHandshakeSize
-        self._maxFrameSize = maxFrameSize
-        self._maxMessageSize = maxMessageSize
-        self._versions = frozenset(versions)
-        self._framings = framings
         self._framing: Framing | None = None
         self._deflate: PerMessageDeflate | None = None
         self._decoder: Any = None
-        self._reader: RequestReader | None = (
+        # Reading the opening handshake: the server its request, the client
+        # (once it connects) the server's response.
+        self._reader: RequestReader | ResponseReader | None = (
             RequestReader(maxHandshakeSize=maxHandshakeSize) if role is Role.SERVER else None
         )
         self._opening: Opening | None = None
         self._clientHandshake: ClientHandshake | None = None
-        self._responseReader: ResponseReader | None = None
         self._head = b""
         self._key3 = b""
         self._pending = b""
@@ -294,9 +285,14 @@ class WebSocketProtocol:
         self._outbox: list[bytes] | None = None
         # The close frame we owe the peer: (code, reason), made by dataToSend.
         self._due: tuple[int | None, str] | None = None
-        # Data may be sent: open, our close not made, the transport not gone.
-        self._sendable = False
+        # Data may be sent (open, our close not made, the transport not gone)
+        # while this is not _cannotSend.
         self.send: Callable[[Message], bytes] = _cannotSend
+
+    @property
+    def role(self) -> Role:
+        """L{Role.SERVER} or L{Role.CLIENT}."""
+        return self._limits.role
 
     def __repr__(self) -> str:
         version = "" if self.version is None else f" {self.version.value}"
@@ -322,7 +318,7 @@ class WebSocketProtocol:
         Whether data may be sent: the connection is open and our close frame
         not yet made (though the peer's close or a failure may have come).
         """
-        return self._sendable
+        return self.send is not _cannotSend
 
     @property
     def closesTransport(self) -> bool:
@@ -351,7 +347,7 @@ class WebSocketProtocol:
             reader = RequestReader(maxHandshakeSize=len(self._head))
             request = reader.feed(self._head)
             assert request is not None
-            opening = self._opening = readOpening(request, self._versions)
+            opening = self._opening = readOpening(request, self._limits.versions)
         return opening
 
     def compact(self) -> None:
@@ -389,7 +385,7 @@ class WebSocketProtocol:
             return self._receiveOpening(data)
         if state is HANDSHAKE:
             self._pending += data
-            if len(self._pending) > self._maxHandshakeSize:
+            if len(self._pending) > self._limits.maxHandshakeSize:
                 return [self._failHandshake(HandshakeError(400, _EARLY_DATA))]
         return []
 
@@ -398,11 +394,12 @@ class WebSocketProtocol:
             return self._receiveResponse(data)
         reader = self._reader
         if reader is not None:
+            assert isinstance(reader, RequestReader)
             try:
                 request = reader.feed(data)
                 if request is None:
                     return []
-                self._opening = readOpening(request, self._versions)
+                self._opening = readOpening(request, self._limits.versions)
             except HandshakeError as error:
                 return [self._failHandshake(error)]
             self._reader = None
@@ -417,7 +414,7 @@ class WebSocketProtocol:
             return []
         self._key3 = data[: opening.key3Length]
         self._pending = data[opening.key3Length :]
-        if len(self._pending) > self._maxHandshakeSize:
+        if len(self._pending) > self._limits.maxHandshakeSize:
             return [self._failHandshake(HandshakeError(400, _EARLY_DATA))]
         self._move(_Input.REQUEST_RECEIVED)
         return [opening]
@@ -450,9 +447,10 @@ class WebSocketProtocol:
         # Made on the first frame bytes: an idle connection does without.
         framing = self._framing
         assert framing is not None
+        limits = self._limits
         decoder = self._decoder = framing.decoder(
-            maxFrameSize=self._maxFrameSize,
-            maxMessageSize=self._maxMessageSize,
+            maxFrameSize=limits.maxFrameSize,
+            maxMessageSize=limits.maxMessageSize,
             deflate=self._deflate,
         )
         return decoder
@@ -483,15 +481,17 @@ class WebSocketProtocol:
             raise InvalidState("only a client connects, and once")
         self._clientHandshake = handshake
         self.version = handshake.version
-        self._responseReader = ResponseReader(
-            maxHandshakeSize=self._maxHandshakeSize, switchBodySize=handshake.switchBodySize
+        self._reader = ResponseReader(
+            maxHandshakeSize=self._limits.maxHandshakeSize,
+            switchBodySize=handshake.switchBodySize,
         )
         return handshake.render()
 
     def _receiveResponse(self, data: bytes) -> list[Any]:
-        reader = self._responseReader
+        reader = self._reader
         if reader is None:
             raise InvalidState("connect() first")
+        assert isinstance(reader, ResponseReader)
         try:
             response = reader.feed(data)
         except InvalidHandshakeResponse as error:
@@ -507,12 +507,12 @@ class WebSocketProtocol:
             accepted = handshake.validate(response)
         except HandshakeFailed as error:
             return [self._failResponse(error)]
-        self._responseReader = None
+        self._reader = None
         self._move(_Input.RESPONSE_ACCEPTED)
         self.subprotocol = accepted.subprotocol
         self.extensions = accepted.extensions
         self._deflate = accepted.deflate
-        self._framing = self._framings.forVersion(accepted.version)
+        self._framing = self._limits.framings.forVersion(accepted.version)
         self._startSending()
         events: list[Any] = [accepted]
         if rest:
@@ -523,7 +523,7 @@ class WebSocketProtocol:
         # Kept as a value: its traceback would hold this protocol in a cycle.
         error.__traceback__ = None
         self.error = error
-        self._responseReader = None
+        self._reader = None
         self._move(_Input.ERROR)
         return error
 
@@ -610,7 +610,7 @@ class WebSocketProtocol:
         self.subprotocol = subprotocol
         self.extensions = extensions
         self._deflate = None if agreed is None else agreed[1]
-        self._framing = self._framings.forVersion(opening.version)
+        self._framing = self._limits.framings.forVersion(opening.version)
         self._key3 = b""
         self._startSending()
         return response
@@ -641,13 +641,11 @@ class WebSocketProtocol:
     def _startSending(self) -> None:
         framing, deflate = self._framing, self._deflate
         assert framing is not None
-        self._sendable = True
         self.send = (
             framing.encodeMessage if deflate is None else partial(framing.encode, deflate=deflate)
         )
 
     def _stopSending(self) -> None:
-        self._sendable = False
         self.send = _cannotSend
 
     def ping(self, payload: bytes = b"") -> bytes:
@@ -669,7 +667,7 @@ class WebSocketProtocol:
         @raise InvalidState: our close was sent, or a Hixie peer.
         """
         framing = self._framing
-        if not self._sendable or not isinstance(framing, HybiFraming):
+        if self.send is _cannotSend or not isinstance(framing, HybiFraming):
             raise InvalidState(f"cannot pong a {self.version} peer in state {self.state.value}")
         return framing.encodePong(payload)
 
@@ -746,15 +744,15 @@ class WebSocketProtocol:
             cut short; else nothing.
         """
         events: list[Any] = []
-        reader = self._responseReader
-        if self.state is CONNECTING and reader is not None:
+        reader = self._reader
+        if self.state is CONNECTING and isinstance(reader, ResponseReader):
             try:
                 response = reader.end()
             except InvalidHandshakeResponse as error:
                 events.append(self._failResponse(error))
             else:
                 events += self._responseRead(response, b"")
-        self._responseReader = None
+        self._reader = None
         self._move(_Input.CONNECTION_LOST)
         self._stopSending()
         self._due = None
@@ -762,6 +760,50 @@ class WebSocketProtocol:
         self._decoder = None
         self._pending = b""
         return events
+
+
+class _Limits(NamedTuple):
+    """
+    What every connection of one role and one set of settings shares: its
+    role, size limits, versions and frame formats (one object, not a slot
+    each per connection; see L{_shared}).
+    """
+
+    role: Role
+    maxHandshakeSize: int
+    maxFrameSize: int | None
+    maxMessageSize: int
+    versions: frozenset[WebSocketVersion]
+    framings: Framings  # compared by identity
+
+
+#: The most L{_Limits} one L{Framings} keeps: one per layer, in practice (the
+#: clients of a process share one Framings, and seldom differ in limits).
+MAX_SHARED_LIMITS = 64
+
+
+def _shared(
+    role: Role,
+    maxHandshakeSize: int,
+    maxFrameSize: int | None,
+    maxMessageSize: int,
+    versions: frozenset[WebSocketVersion],
+    framings: Framings,
+) -> _Limits:
+    """
+    The L{_Limits} of these values: the one the connections of C{framings}
+    (one layer's, in practice) with these limits use already, if any.  Kept
+    by the framings, so it goes with them.
+    """
+    # The role as a bool: an Enum member hashes in Python, slowly.
+    key = (role is Role.SERVER, maxHandshakeSize, maxFrameSize, maxMessageSize, versions)
+    shared = framings.shared.get(key)
+    if shared is not None:
+        return shared  # type: ignore[return-value]
+    limits = _Limits(role, *key[1:], framings)
+    if len(framings.shared) < MAX_SHARED_LIMITS:
+        framings.shared[key] = limits
+    return limits
 
 
 def _cannotSend(message: Message) -> bytes:

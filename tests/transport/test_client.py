@@ -69,6 +69,28 @@ class HostnameEndpointTests(TestCase):
         self.assertEqual(received, b"small writes " + large + b"and a sequence")
 
     @inlineCallbacks
+    def test_logPrefixAndFileno(self) -> Any:
+        """
+        The client's transport logs as Twisted's does (C{<protocol>,client}),
+        and C{fileno} is its socket's until the connection is lost, then -1.
+        """
+        portNumber, servers = self.listen()
+        endpoint = hostnameEndpoint(reactor, "127.0.0.1", portNumber, timeout=5)
+        proto = yield endpoint.connect(Factory.forProtocol(Protocol))
+        transport = proto.transport
+        self.assertEqual(transport.logPrefix(), "Protocol,client")
+        self.assertEqual(transport.fileno(), transport.socket.fileno())
+        self.assertNotIn("fileno", vars(transport))
+        self.assertFalse(hasattr(transport, "client"))  # a server's peer tuple, as in Twisted
+        transport.loseConnection()
+        while not servers:
+            yield deferLater(0.01)
+        yield servers[0].done
+        while transport.connected:
+            yield deferLater(0.01)
+        self.assertEqual(transport.fileno(), -1)
+
+    @inlineCallbacks
     def test_refused(self) -> Any:
         portNumber, _ = self.listen()
         # Nothing listens once the port is closed.

@@ -778,6 +778,33 @@ class WriteThrough(Backpressure):
         self.runUntil(lambda: len(peer.received) == 100)
         self.assertEqual(server.transport._tempDataBuffer, ())
 
+    def test_keepsNoLogStringFilenoNorPeerTuple(self) -> None:
+        """
+        An idle connection keeps no log string, no bound C{fileno} and no
+        tuple of the peer's address: each is made when asked, the same as
+        Twisted's, and after the connection is lost as Twisted's are then.
+        """
+        server, peer = self.connect()
+        transport = server.transport
+        kept = vars(transport)
+        for name in ("logstr", "fileno", "client", "_tempDataLen"):
+            self.assertNotIn(name, kept)
+        peerPort = peer.sock.getsockname()[1]
+        self.assertEqual(transport.logstr, "Recorder,0,127.0.0.1")
+        self.assertEqual(transport.fileno(), transport.socket.fileno())
+        self.assertEqual(transport.client, ("127.0.0.1", peerPort))
+        peer.close()
+        self.runUntil(lambda: server.lost)
+        self.assertEqual(transport.fileno(), -1)
+        self.assertEqual(transport.getPeer(), IPv4Address("TCP", "127.0.0.1", peerPort))
+        self.assertEqual(transport.logPrefix(), "Recorder,0,127.0.0.1")
+
+    def test_peerTupleIPv6(self) -> None:
+        """Over IPv6 C{client} is Twisted's 4-tuple, kept without a tuple of its own."""
+        server, peer = self.connect(interface="::1")
+        self.assertEqual(server.transport.client, peer.sock.getsockname())
+        self.assertNotIn("client", vars(server.transport))
+
     def receiveNow(self, peer, size: int) -> bytes:
         """Read C{size} bytes from the peer without running the reactor."""
         peer.sock.settimeout(5)

@@ -221,6 +221,22 @@ class OpeningHandshakeTests(SynchronousTestCase):
         self.assertIsNone(protocol._opening)
         self.assertEqual(protocol.opening.request.target, "/room?id=4")
 
+    def test_connectionsOfOneLayerShareTheirLimits(self) -> None:
+        """
+        Protocols with the same framings and limits share one object for
+        them (kept by the framings); other limits or framings get their own.
+        """
+        framings = Framings(Role.SERVER)
+        first, second = server(framings=framings), server(framings=framings)
+        self.assertIs(first._limits, second._limits)
+        self.assertEqual(first.role, Role.SERVER)
+        larger = WebSocketProtocol(
+            Role.SERVER, maxHandshakeSize=16384, maxMessageSize=1 << 21, framings=framings
+        )
+        self.assertIsNot(larger._limits, first._limits)
+        self.assertEqual(larger._limits.maxMessageSize, 1 << 21)
+        self.assertIsNot(server()._limits, first._limits)
+
     def test_openConnectionsOfOneFramingShareTheirSend(self) -> None:
         """
         Connections framed alike share one send callable (not a bound
