@@ -47,7 +47,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 from errno import ENOBUFS
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet import main, tcp
 from twisted.internet.abstract import FileDescriptor
@@ -360,6 +360,11 @@ class WriteThroughConnection(tcp.Connection):
 
     def doRead(self) -> Any:
         """Read what the socket has (adaptively much) and hand it on."""
+        if self._readBuffer is not None:
+            window = self._readBuffer.window()
+            if window is not None:
+                return self._readIntoBuffer(window)
+            del self._readBuffer
         size = self._readSize
         try:
             data = self.socket.recv(size)
@@ -375,6 +380,59 @@ class WriteThroughConnection(tcp.Connection):
         return None
 
 
+    # Reading into a buffer of the protocol's
+
+    _readBuffer: ReadBuffer | None = None
+
+    def readInto(self, buffer: ReadBuffer) -> None:
+        """
+        Read the next bytes into C{buffer} rather than into new C{bytes}:
+        until its C{window()} is C{None}, each read goes into that window,
+        is reported with C{buffer.advance(count)}, and the protocol is then
+        told with C{dataReceived(b"")} (so that every layer above runs as
+        for any read, and finds the bytes in the buffer).  Reads never go
+        past the window, so the bytes after it come as usual.  For a
+        protocol that knows the size of what comes next (a large WebSocket
+        frame), this saves copying it out of the bytes read.
+
+        Calling it again with the same buffer changes nothing.
+        """
+        self._readBuffer = buffer
+
+    def _readIntoBuffer(self, window: memoryview) -> Any:
+        """Read into C{window}, a part of C{self._readBuffer} (see L{readInto})."""
+        try:
+            count = self.socket.recv_into(window)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return main.CONNECTION_LOST
+        finally:
+            # No view of the buffer may outlive the read: once complete,
+            # the protocol hands the buffer's bytes on as immutable.
+            window.release()
+        if not count:
+            return main.CONNECTION_DONE
+        buffer = self._readBuffer
+        assert buffer is not None
+        buffer.advance(count)
+        self.protocol.dataReceived(b"")
+        return None
+
+
+class ReadBuffer(Protocol):
+    """
+    What L{WriteThroughConnection.readInto} reads into (such as
+    L{ratchet_tx.websocket.codecs.hybi.PayloadBuffer}).
+    """
+
+    def window(self) -> memoryview | None:
+        """Where the next bytes go (writable), or C{None} once it wants no more."""
+
+    def advance(self, count: int) -> None:
+        """C{count} bytes were read into the last C{window()}."""
+
+
 class WriteThroughServer(WriteThroughConnection, tcp.Server):
     """The server side of a TCP connection, writing through to its socket."""
 
@@ -387,6 +445,7 @@ class WriteThroughServer(WriteThroughConnection, tcp.Server):
             """
             from twisted.internet._newtls import startTLS
 
+            self.__dict__.pop("_readBuffer", None)  # plain bytes no more
             self.__class__ = _TLSWriteThroughServer
             startTLS(self, ctx, normal, _SocketWrites)
 
@@ -408,6 +467,11 @@ class _TLSWriteThroughServer(WriteThroughServer):
             WriteThroughServer.writeSequence(self, iovec)
         elif self.connected:
             self._tls.writeSequence(iovec)
+
+    def readInto(self, buffer: ReadBuffer) -> None:
+        # What the socket holds is TLS records now, not the protocol's bytes.
+        if not self.TLS:
+            WriteThroughServer.readInto(self, buffer)
 
     @property
     def _tls(self) -> Any:
