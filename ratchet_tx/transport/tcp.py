@@ -364,7 +364,7 @@ class WriteThroughConnection(tcp.Connection):
             window = self._readBuffer.window()
             if window is not None:
                 return self._readIntoBuffer(window)
-            del self._readBuffer
+            self._readBufferDone()
         size = self._readSize
         try:
             data = self.socket.recv(size)
@@ -398,6 +398,16 @@ class WriteThroughConnection(tcp.Connection):
         Calling it again with the same buffer changes nothing.
         """
         self._readBuffer = buffer
+
+    def _readBufferDone(self) -> None:
+        """
+        The buffer of L{readInto} wants no more: back to reads of new
+        C{bytes}, starting small again, so that the next large message's
+        first read takes little of it into C{bytes} before its own buffer
+        takes over (the reads that grew the size went into a buffer).
+        """
+        del self._readBuffer
+        self._readSize = self.minReadSize
 
     def _readIntoBuffer(self, window: memoryview) -> Any:
         """Read into C{window}, a part of C{self._readBuffer} (see L{readInto})."""
