@@ -55,6 +55,45 @@ xor_with_key(const unsigned char *in, unsigned char *out, Py_ssize_t n,
     }
 }
 
+/* XOR n bytes at p with the key in place (what a socket read into a
+ * payload buffer needs).  The compiler cannot vectorize xor_with_key for
+ * in == out (its overlap check fails), so this says it: 64 bytes a turn in
+ * 16-byte vectors where the compiler has vector types (SSE2, NEON). */
+static void
+xor_in_place(unsigned char *p, Py_ssize_t n, const unsigned char key[MASK_KEY_SIZE])
+{
+#if defined(__GNUC__) || defined(__clang__)
+    typedef unsigned char vector16 __attribute__((vector_size(16)));
+    unsigned char repeated[16];
+    vector16 k, a, b, c, d;
+    Py_ssize_t i = 0;
+    int j;
+
+    for (j = 0; j < 16; j++) {
+        repeated[j] = key[j & (MASK_KEY_SIZE - 1)];
+    }
+    memcpy(&k, repeated, 16);
+    for (; i + 64 <= n; i += 64) {
+        memcpy(&a, p + i, 16);
+        memcpy(&b, p + i + 16, 16);
+        memcpy(&c, p + i + 32, 16);
+        memcpy(&d, p + i + 48, 16);
+        a ^= k;
+        b ^= k;
+        c ^= k;
+        d ^= k;
+        memcpy(p + i, &a, 16);
+        memcpy(p + i + 16, &b, 16);
+        memcpy(p + i + 32, &c, 16);
+        memcpy(p + i + 48, &d, 16);
+    }
+    /* The rest starts at a multiple of 4: the key's phase is unchanged. */
+    xor_with_key(p + i, p + i, n - i, key);
+#else
+    xor_with_key(p, p, n, key);
+#endif
+}
+
 static PyObject *
 apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -413,7 +452,7 @@ payload_buffer_advance(PayloadBuffer *self, PyObject *countObject)
     if (self->masked) {
         at = (unsigned char *)PyBytes_AS_STRING(self->payload) + self->filled;
         key_at(self, self->filled, key);
-        xor_with_key(at, at, count, key);
+        xor_in_place(at, count, key);
     }
     self->filled += count;
     Py_RETURN_NONE;
