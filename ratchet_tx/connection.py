@@ -6,7 +6,10 @@ protocol layer's view of it (L{ConnectionDecorator}).
 Every view of one connection shares the same identity, addresses and C{state};
 only C{send} and C{close} change from layer to layer.  Writes are held while a
 read is handled (L{HeldWrites}), so that everything one read causes goes to
-each peer in one write, whatever the protocol above.
+each peer in one write, whatever the protocol above: joined into one
+C{bytes}, or where a large frame came as L{Pieces}, one C{writeSequence} of
+the pieces in order (the small writes between them joined), so that a large
+payload is never copied to be sent.
 """
 
 from __future__ import annotations

@@ -40,6 +40,13 @@ L{twisted.internet.error.ConnectionLost} from the reactor.
 
 Reads ask for adaptive amounts (L{ratchet_tx.transport.reads}); C{bufferSize}
 is then only the threshold for pausing producers, not the read size as well.
+A protocol that knows what the next bytes are for (a large WebSocket frame,
+whose final C{bytes} is made at its size) may have them read straight into
+a buffer of its own: L{WriteThroughConnection.readInto}, after which each
+read goes into the buffer's window and the protocol hears
+C{dataReceived(b"")}, until the buffer wants no more.  Nothing else reads
+that way (Twisted's own transports, TLS: the protocol then fills its buffer
+from what C{dataReceived} gives it).
 """
 
 from __future__ import annotations

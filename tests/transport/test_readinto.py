@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.trial.unittest import SynchronousTestCase
 
+from ratchet_tx.transport.tcp import _TLSWriteThroughServer
 from ratchet_tx.websocket.codecs.hybi import PythonPayloadBuffer
 from tests.transport.harness import (
     MATRIX,
@@ -116,3 +118,20 @@ class ReadingIntoABuffer(TransportHarness):
 globals().update(
     everyTransport(ReadingIntoABuffer, [pair for pair in MATRIX if pair[0] == "writethrough"])
 )
+
+
+class TLSTests(SynchronousTestCase):
+    """Once TLS is started, the socket holds records: no reading into a buffer."""
+
+    def test_ignoredUnderTLS(self) -> None:
+        transport = _TLSWriteThroughServer.__new__(_TLSWriteThroughServer)
+        transport.TLS = True
+        transport.readInto(PythonPayloadBuffer(10))
+        self.assertIsNone(transport._readBuffer)
+
+    def test_takenBeforeTLS(self) -> None:
+        transport = _TLSWriteThroughServer.__new__(_TLSWriteThroughServer)
+        transport.TLS = False
+        buffer = PythonPayloadBuffer(10)
+        transport.readInto(buffer)
+        self.assertIs(transport._readBuffer, buffer)

@@ -38,6 +38,24 @@ most one incomplete header or control frame (C{bytes} of at most
 L{_MAX_BUFFERED} length) plus the already-received parts of the message,
 whose declared size was checked against the limits from the header alone.
 
+Large messages.  A whole message in one uncompressed frame of at least
+L{PAYLOAD_BUFFER_SIZE} bytes that the read does not hold whole is received
+into a L{PayloadBuffer} of its size instead (L{FrameDecoder.readBuffer}):
+the compiled one makes the message's final C{bytes} object at once, private
+until it is complete, and unmasks into it what each read holds; whoever
+reads may also put the next bytes straight into its window (a socket's
+C{recv_into}) and have them unmasked in place, then feed C{b""}.  The
+message is then handed out as that very object: received once, never
+joined.  Text is decoded as it arrives, as above.  The buffer is made from
+the header alone, so a peer can make us hold up to the message limit per
+connection by announcing a frame: as much as it could make us hold by
+sending one (and what the C allocator maps fresh for it costs no memory
+until it is received).
+
+Sending a large message (L{frameBinary}, L{frameText}, from L{PIECES_SIZE}
+on) gives its header and the payload as L{Pieces}, to be written side by
+side rather than copied into one C{bytes}.
+
 With permessage-deflate agreed (a L{PerMessageDeflate} given to the decoder),
 RSV1 on the first frame of a data message marks it compressed; RSV1 on a
 continuation or control frame fails with 1002.  Such a message never takes
