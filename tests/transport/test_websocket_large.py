@@ -13,9 +13,13 @@ from itertools import pairwise
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http import HTTPChannel
+from twisted.web.resource import Resource
+from twisted.web.server import Site
 
 from ratchet_tx.server import Server, ServerProtocol
 from ratchet_tx.transport.tcp import WriteThroughConnection
+from ratchet_tx.web import WebSocketResource
 from ratchet_tx.websocket import WebSocket
 from ratchet_tx.websocket.codecs import hybi
 from ratchet_tx.websocket.codecs.events import Close, Pong
@@ -59,8 +63,41 @@ class _Server(Server):
         return proto
 
 
+class _Channel:
+    """What the harness asks of a server protocol, for an HTTP channel."""
+
+    transport: Any = None
+
+    @property
+    def lost(self) -> bool:
+        return not self.transport.connected
+
+
+class _Site(Site):
+    """A site that keeps every channel it built (for the harness)."""
+
+    def __init__(self, resource: Resource, reactor: Any) -> None:
+        super().__init__(resource, reactor=reactor)
+        self.built: list[_Channel] = []
+
+    def buildProtocol(self, addr: Any) -> HTTPChannel:
+        channel: HTTPChannel = super().buildProtocol(addr)  # type: ignore[assignment]
+        tracked = _Channel()
+        self.built.append(tracked)
+        makeConnection = channel.makeConnection
+
+        def connected(transport: Any) -> None:
+            tracked.transport = transport
+            makeConnection(transport)
+
+        channel.makeConnection = connected  # type: ignore[method-assign]
+        return channel
+
+
 class LargeMessages(TransportHarness):
     bufferKind: Any
+    #: Served by a twisted.web site (WebSocketResource) rather than Server.
+    overWeb = False
 
     def setUp(self) -> None:
         super().setUp()
@@ -73,7 +110,12 @@ class LargeMessages(TransportHarness):
             pingInterval=None,
             hixieIdleTimeout=None,
         )
-        self.server = _Server(layer)
+        if self.overWeb:
+            root = Resource()
+            root.putChild(b"chat", WebSocketResource(layer))
+            self.server: Any = _Site(root, self.reactor)
+        else:
+            self.server = _Server(layer)
         port = self.listen(self.server)
         self.peer = Peer(("127.0.0.1", port.getHost().port))
         self.peers.append(self.peer)
@@ -182,14 +224,16 @@ class LargeMessages(TransportHarness):
 
 for _transport, _reactor in MATRIX:
     for _name, _kind in BUFFERS.items():
-        _class = f"LargeMessages_{_transport}_{_reactor}_{_name}"
-        globals()[_class] = type(
-            _class,
-            (LargeMessages, SynchronousTestCase),
-            {
-                "transportName": _transport,
-                "reactorName": _reactor,
-                "bufferKind": _kind,
-                "__module__": __name__,
-            },
-        )
+        for _overWeb in (False, True):
+            _class = f"LargeMessages_{_transport}_{_reactor}_{_name}" + ("_web" if _overWeb else "")
+            globals()[_class] = type(
+                _class,
+                (LargeMessages, SynchronousTestCase),
+                {
+                    "transportName": _transport,
+                    "reactorName": _reactor,
+                    "bufferKind": _kind,
+                    "overWeb": _overWeb,
+                    "__module__": __name__,
+                },
+            )
