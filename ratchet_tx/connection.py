@@ -6,7 +6,10 @@ protocol layer's view of it (L{ConnectionDecorator}).
 Every view of one connection shares the same identity, addresses and C{state};
 only C{send} and C{close} change from layer to layer.  Writes are held while a
 read is handled (L{HeldWrites}), so that everything one read causes goes to
-each peer in one write, whatever the protocol above.
+each peer in one write, whatever the protocol above: joined into one
+C{bytes}, or where a large frame came as L{Pieces}, one C{writeSequence} of
+the pieces in order (the small writes between them joined), so that a large
+payload is never copied to be sent.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from zope.interface import implementer
 from ratchet_tx.flow import FlowControl, SlowConsumer, bufferedBytes
 from ratchet_tx.interfaces import IConnection
 from ratchet_tx.websocket.codecs.closecodes import CloseCode
+from ratchet_tx.websocket.codecs.pieces import Pieces, writtenSize
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress, IPushProducer
+
+    from ratchet_tx.transport.tcp import ReadBuffer
 
 
 class StreamTransport(Protocol):
@@ -54,6 +60,9 @@ class StreamTransport(Protocol):
     def pauseProducing(self) -> None: ...
 
     def resumeProducing(self) -> None: ...
+
+#: What L{TransportConnection.send} takes.
+Sendable = str | bytes | bytearray | memoryview | Pieces
 
 _ids = count(1)
 log = Logger()
@@ -181,7 +190,7 @@ class TransportConnection:
         self._transport = transport
         self._producer = producer
         self._flow = flow
-        self._held: list[bytes] | None = None
+        self._held: list[bytes | Pieces] | None = None
         # The state and close callbacks: None until either is asked for.
         self._extras: _Extras | None = None
         #: More than the high-water mark waits to be sent to the peer.
@@ -260,18 +269,22 @@ class TransportConnection:
     def bufferedAmount(self) -> int:
         """Bytes sent to the peer that have not reached the kernel yet."""
         held = self._held
-        pending = 0 if held is None else sum(map(len, held))
+        pending = 0 if held is None else sum(map(writtenSize, held))
         return pending + bufferedBytes(self._transport)
 
-    def send(self, message: str | bytes | bytearray | memoryview) -> None:
+    def send(self, message: Sendable) -> None:
         """
         Send a message: subject to the slow-consumer policy while the
         connection is backed up, and dropped (counted in L{droppedMessages})
-        once it is closed.
+        once it is closed.  L{Pieces} (a large frame) are written in order
+        without being joined.
         """
         if self.backedUp or self.closed or type(message) is not bytes:
             data = self._admit(message)
             if data is None:
+                return
+            if isinstance(data, Pieces):
+                self._sendPieces(data)
                 return
         else:
             data = message
@@ -281,6 +294,18 @@ class TransportConnection:
             held.append(data)  # the common case of a broadcast burst
         else:
             self._writeOrHold(data)
+
+    def _sendPieces(self, pieces: Pieces) -> None:
+        """Send a message given as L{Pieces}: held, or written as a sequence."""
+        self.messagesOut += 1
+        held = self._held
+        if held is not None:
+            held.append(pieces)
+        elif heldWrites.depth:
+            self._held = [pieces]
+            heldWrites.waiting.append(self)
+        else:
+            self._transport.writeSequence(pieces)
 
     def write(self, data: bytes) -> None:
         """
@@ -309,9 +334,34 @@ class TransportConnection:
         held = self._held
         if held is not None:
             self._held = None
-            # One joined write: Twisted's writeSequence checks each piece in
-            # Python, which costs more than the join for a burst of frames.
-            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+            if len(held) == 1:
+                data = held[0]
+                if isinstance(data, Pieces):
+                    self._transport.writeSequence(data)
+                else:
+                    self._transport.write(data)
+                return
+            try:
+                # One joined write: Twisted's writeSequence checks each piece
+                # in Python, which costs more than the join for a burst of
+                # frames.
+                joined = b"".join(held)  # type: ignore[arg-type]
+            except TypeError:  # some are Pieces: large, not to be copied
+                self._transport.writeSequence(_unjoined(held))
+                return
+            self._transport.write(joined)
+
+    def readInto(self, buffer: ReadBuffer) -> None:
+        """
+        Have the transport read the next bytes straight into C{buffer} (a
+        large frame's payload) if it can: see
+        L{ratchet_tx.transport.tcp.WriteThroughConnection.readInto}.  Other
+        transports go on handing every byte to C{dataReceived}, which fills
+        the buffer just as well, by a copy.
+        """
+        readInto = getattr(self._transport, "readInto", None)
+        if readInto is not None:
+            readInto(buffer)
 
     def writesBackedUp(self) -> None:
         """
@@ -326,7 +376,7 @@ class TransportConnection:
         """The transport's buffer drained below the high-water mark."""
         self.backedUp = False
 
-    def _admit(self, message: str | bytes | bytearray | memoryview) -> bytes | None:
+    def _admit(self, message: Sendable) -> bytes | Pieces | None:
         """
         The bytes to send for C{message} once the connection is closed or
         backed up, or C{message} is not C{bytes}: C{None} if it may not be
@@ -337,6 +387,8 @@ class TransportConnection:
             return None
         if self.backedUp and not self._mayQueue():
             return None
+        if isinstance(message, Pieces):
+            return message
         if isinstance(message, str):
             return message.encode("utf-8")
         # Copied now: a bytearray may change before a held write goes.
@@ -506,6 +558,23 @@ class ConnectionDecorator:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} #{self.id} {_describe(self.remoteAddress)}>"
+
+
+def _unjoined(held: list[bytes | Pieces]) -> list[bytes]:
+    """What was held, as the pieces to write in order (small ones joined)."""
+    pieces: list[bytes] = []
+    small: list[bytes] = []
+    for data in held:
+        if isinstance(data, Pieces):
+            if small:
+                pieces.append(b"".join(small))
+                small = []
+            pieces.extend(data)
+        else:
+            small.append(data)
+    if small:
+        pieces.append(b"".join(small))
+    return pieces
 
 
 def _describe(address: object) -> str:

@@ -24,6 +24,7 @@ from twisted.python import usage
 from twisted.web.resource import Resource
 
 from ratchet_tx import commandline as cli
+from ratchet_tx.allocator import keepLargeBlocks
 from ratchet_tx.flashpolicy import FlashPolicyFactory
 from ratchet_tx.flow import FlowControl
 from ratchet_tx.hub import useHub
@@ -187,6 +188,13 @@ class Options(usage.Options):
             None,
             "Let permessage-deflate keep context between messages (better "
             "compression, about 300 KiB of zlib state per connection).",
+        ],
+        [
+            "no-keep-large-blocks",
+            None,
+            "Leave glibc's malloc as it is: by default the server has it keep "
+            "freed blocks of up to 32 MiB for reuse (up to 128 MiB of them), "
+            "so that large messages cost no page faults.",
         ],
     ]
 
@@ -520,6 +528,8 @@ def _workersService(options: Options, reactor: Any) -> WorkersService:
 
 
 def _singleService(options: Options, reactor: Any) -> cli.CommandLineService:
+    if not options["no-keep-large-blocks"]:
+        keepLargeBlocks()
     flow = options["flow"]
     app = options["application"]
     hub = cli.makeHub(options["hub"], reactor)

@@ -6,6 +6,7 @@ protocol layer's view of it.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
@@ -15,6 +16,7 @@ from ratchet_tx import connection
 from ratchet_tx.connection import ConnectionDecorator, HeldWrites, TransportConnection
 from ratchet_tx.flow import FlowControl, SlowConsumer
 from ratchet_tx.server import Server
+from ratchet_tx.websocket.codecs.pieces import Pieces
 from tests.support.apps import CountingTransport, RecordingApplication, connectTo
 
 
@@ -424,3 +426,85 @@ class CloseCallbackTests(SynchronousTestCase):
         conn.runCloseCallbacks()
         self.assertEqual(calls, [conn])
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class SequenceRecorder(StringTransport):
+    """A transport that keeps each write and writeSequence call as it came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, Any]] = []
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", data))
+        super().write(data)
+
+    def writeSequence(self, data: Any) -> None:
+        pieces = list(data)
+        self.calls.append(("writeSequence", pieces))
+        super().writeSequence(pieces)
+
+
+class PiecesTests(SynchronousTestCase):
+    """
+    A large frame sent as L{Pieces} is written without being joined:
+    with C{writeSequence}, in order with everything else held.
+    """
+
+    def setUp(self) -> None:
+        self.held = HeldWrites()
+        self.patch(connection, "heldWrites", self.held)
+        self.transport = SequenceRecorder()
+        self.conn = TransportConnection(self.transport)
+        self.large = b"p" * 100_000
+        self.pieces = Pieces((b"HEAD", self.large))
+
+    def test_outsideARead(self) -> None:
+        self.conn.send(self.pieces)
+        self.assertEqual(self.transport.calls, [("writeSequence", [b"HEAD", self.large])])
+        self.assertIs(self.transport.calls[0][1][1], self.large)
+        self.assertEqual(self.conn.messagesOut, 1)
+
+    def test_aloneInARead(self) -> None:
+        self.held.hold()
+        self.conn.send(self.pieces)
+        self.assertEqual(self.conn.bufferedAmount, 100_004)
+        self.held.release()
+        self.assertEqual(self.transport.calls, [("writeSequence", [b"HEAD", self.large])])
+
+    def test_inOrderWithTheRest(self) -> None:
+        """Small writes around it are joined; the pieces stay as they are."""
+        self.held.hold()
+        self.conn.send(b"a")
+        self.conn.write(b"b")
+        self.conn.send(self.pieces)
+        self.conn.send(b"c")
+        self.conn.send(self.pieces)
+        self.assertEqual(self.conn.bufferedAmount, 3 + 2 * 100_004)
+        self.held.release()
+        self.assertEqual(
+            self.transport.calls,
+            [("writeSequence", [b"ab", b"HEAD", self.large, b"c", b"HEAD", self.large])],
+        )
+        self.assertEqual(self.conn.messagesOut, 4)
+
+    def test_droppedOnceClosed(self) -> None:
+        self.conn.close()
+        self.conn.send(self.pieces)
+        self.assertEqual(self.conn.droppedMessages, 1)
+        self.assertEqual(self.transport.calls, [])
+
+    def test_droppedWhileBackedUp(self) -> None:
+        conn = TransportConnection(
+            self.transport, flow=FlowControl(slowConsumer=SlowConsumer.DROP)
+        )
+        conn.writesBackedUp()
+        conn.send(self.pieces)
+        self.assertEqual((conn.droppedMessages, self.transport.calls), (1, []))
+
+    def test_queuedWhileBackedUp(self) -> None:
+        flow = FlowControl(slowConsumer=SlowConsumer.QUEUE, maxBuffered=1 << 20)
+        conn = TransportConnection(self.transport, flow=flow)
+        conn.writesBackedUp()
+        conn.send(self.pieces)
+        self.assertEqual(self.transport.calls, [("writeSequence", [b"HEAD", self.large])])

@@ -47,6 +47,14 @@ class-level descriptors that make them from what the transport keeps anyway
 (the socket, the session number, the host), in Twisted's formats; what
 Twisted's C{__init__} assigns to them (and to its unused write buffer) is
 dropped, so that those names take no entry in the attribute dictionary.
+
+A protocol that knows what the next bytes are for (a large WebSocket frame,
+whose final C{bytes} is made at its size) may have them read straight into
+a buffer of its own: L{WriteThroughConnection.readInto}, after which each
+read goes into the buffer's window and the protocol hears
+C{dataReceived(b"")}, until the buffer wants no more.  Nothing else reads
+that way (Twisted's own transports, TLS: the protocol then fills its buffer
+from what C{dataReceived} gives it).
 """
 
 from __future__ import annotations
@@ -55,7 +63,7 @@ import socket
 import sys
 from collections.abc import Iterable
 from errno import ENOBUFS
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet import main, tcp
 from twisted.internet.abstract import FileDescriptor
@@ -468,6 +476,11 @@ class WriteThroughConnection(tcp.Connection):
 
     def doRead(self) -> Any:
         """Read what the socket has (adaptively much) and hand it on."""
+        if self._readBuffer is not None:
+            window = self._readBuffer.window()
+            if window is not None:
+                return self._readIntoBuffer(window)
+            self._readBufferDone()
         size = self._readSize
         try:
             data = self.socket.recv(size)
@@ -483,6 +496,69 @@ class WriteThroughConnection(tcp.Connection):
         return None
 
 
+    # Reading into a buffer of the protocol's
+
+    _readBuffer: ReadBuffer | None = None
+
+    def readInto(self, buffer: ReadBuffer) -> None:
+        """
+        Read the next bytes into C{buffer} rather than into new C{bytes}:
+        until its C{window()} is C{None}, each read goes into that window,
+        is reported with C{buffer.advance(count)}, and the protocol is then
+        told with C{dataReceived(b"")} (so that every layer above runs as
+        for any read, and finds the bytes in the buffer).  Reads never go
+        past the window, so the bytes after it come as usual.  For a
+        protocol that knows the size of what comes next (a large WebSocket
+        frame), this saves copying it out of the bytes read.
+
+        Calling it again with the same buffer changes nothing.
+        """
+        self._readBuffer = buffer
+
+    def _readBufferDone(self) -> None:
+        """
+        The buffer of L{readInto} wants no more: back to reads of new
+        C{bytes}, starting small again, so that the next large message's
+        first read takes little of it into C{bytes} before its own buffer
+        takes over (the reads that grew the size went into a buffer).
+        """
+        del self._readBuffer
+        self._readSize = self.minReadSize
+
+    def _readIntoBuffer(self, window: memoryview) -> Any:
+        """Read into C{window}, a part of C{self._readBuffer} (see L{readInto})."""
+        try:
+            count = self.socket.recv_into(window)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return main.CONNECTION_LOST
+        finally:
+            # No view of the buffer may outlive the read: once complete,
+            # the protocol hands the buffer's bytes on as immutable.
+            window.release()
+        if not count:
+            return main.CONNECTION_DONE
+        buffer = self._readBuffer
+        assert buffer is not None
+        buffer.advance(count)
+        self.protocol.dataReceived(b"")
+        return None
+
+
+class ReadBuffer(Protocol):
+    """
+    What L{WriteThroughConnection.readInto} reads into (such as
+    L{ratchet_tx.websocket.codecs.hybi.PayloadBuffer}).
+    """
+
+    def window(self) -> memoryview | None:
+        """Where the next bytes go (writable), or C{None} once it wants no more."""
+
+    def advance(self, count: int) -> None:
+        """C{count} bytes were read into the last C{window()}."""
+
+
 class WriteThroughServer(WriteThroughConnection, tcp.Server):
     """The server side of a TCP connection, writing through to its socket."""
 
@@ -495,6 +571,7 @@ class WriteThroughServer(WriteThroughConnection, tcp.Server):
             """
             from twisted.internet._newtls import startTLS
 
+            self.__dict__.pop("_readBuffer", None)  # plain bytes no more
             self.__class__ = _TLSWriteThroughServer
             startTLS(self, ctx, normal, _SocketWrites)
 
@@ -516,6 +593,11 @@ class _TLSWriteThroughServer(WriteThroughServer):
             WriteThroughServer.writeSequence(self, iovec)
         elif self.connected:
             self._tls.writeSequence(iovec)
+
+    def readInto(self, buffer: ReadBuffer) -> None:
+        # What the socket holds is TLS records now, not the protocol's bytes.
+        if not self.TLS:
+            WriteThroughServer.readInto(self, buffer)
 
     @property
     def _tls(self) -> Any:

@@ -27,7 +27,7 @@ from ratchet_tx.websocket.codecs.closecodes import CloseCode
 from ratchet_tx.websocket.codecs.errors import ProtocolError
 from ratchet_tx.websocket.codecs.events import Close, Ping, Pong
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
-from ratchet_tx.websocket.framing import Message
+from ratchet_tx.websocket.framing import Frame, Message
 from ratchet_tx.websocket.protocol import (
     CLOSED,
     CLOSING,
@@ -199,7 +199,7 @@ class ProtocolConnection(ConnectionDecorator):
         as usual.
         """
         shared: object = None
-        frame = b""
+        frame: Frame = b""
         for conn in conns:
             if type(conn) is not cls:
                 try:
@@ -374,6 +374,11 @@ class ProtocolConnection(ConnectionDecorator):
             self._out.write(owed)
         if protocol.state is not OPEN:
             self._settle()
+        buffer = protocol.readBuffer
+        if buffer is not None:
+            # A large frame: the transport may read the rest of it straight
+            # into its buffer (and then hand us b"").
+            self._out.readInto(buffer)
 
     def _handle(self, events: list[Any]) -> None:
         app = self._layer.app

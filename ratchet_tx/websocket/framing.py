@@ -34,6 +34,11 @@ from enum import Enum
 from ratchet_tx.websocket.codecs import hixie, hybi
 from ratchet_tx.websocket.codecs.deflate import PerMessageDeflate
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
+from ratchet_tx.websocket.codecs.pieces import Pieces
+
+#: A frame as a framing makes it: C{bytes}, or for a large server-side
+#: message its header and payload as L{Pieces} (written without joining).
+Frame = bytes | Pieces
 
 
 class Role(Enum):
@@ -93,9 +98,9 @@ class _Remembering:
     __slots__ = ("_compressed", "_message", "_plain", "encodeMessage")
 
     def __init__(self) -> None:
-        self.encodeMessage: Callable[[Message], bytes] = self.encode
+        self.encodeMessage: Callable[[Message], Frame] = self.encode
         self._message: str | bytes | None = None
-        self._plain: bytes | None = None
+        self._plain: Frame | None = None
         self._compressed: dict[object, bytes] | None = None
 
     def _remember(self, message: object) -> bool:
@@ -116,7 +121,7 @@ class _Remembering:
         self._compressed = None
         return True
 
-    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
+    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> Frame:
         raise NotImplementedError
 
 
@@ -152,9 +157,11 @@ class HybiFraming(_Remembering):
             deflate=deflate,
         )
 
-    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
+    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> Frame:
         """
-        The frame of a whole message: C{str} as text, bytes-like as binary.
+        The frame of a whole message: C{str} as text, bytes-like as binary;
+        for a payload of L{hybi.PIECES_SIZE} bytes or more (uncompressed),
+        its header and the payload as L{Pieces}.
 
         @param deflate: the connection's permessage-deflate, if agreed.
         """
@@ -166,9 +173,9 @@ class HybiFraming(_Remembering):
                 return frame
         kind = type(message)
         if kind is str:
-            frame = hybi.encodeText(message)  # type: ignore[arg-type]
+            frame = hybi.frameText(message)  # type: ignore[arg-type]
         elif kind is bytes:
-            frame = hybi.encodeBinary(message)  # type: ignore[arg-type]
+            frame = hybi.frameBinary(message)  # type: ignore[arg-type]
         else:
             return hybi.encodeMessage(plainMessage(message))
         # self._remember(message), inlined: message is exactly str or bytes.
@@ -280,7 +287,7 @@ class HixieFraming(_Remembering):
         """
         return hixie.HixieDecoder(maxMessageSize=maxMessageSize)
 
-    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> bytes:
+    def encode(self, message: Message, deflate: PerMessageDeflate | None = None) -> Frame:
         """
         The frame of a text message (the drafts have no extensions: no
         C{deflate}).

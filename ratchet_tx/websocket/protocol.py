@@ -96,7 +96,7 @@ from ratchet_tx.websocket.codecs.http import (
     ResponseReader,
     renderRejection,
 )
-from ratchet_tx.websocket.framing import Framing, Framings, HybiFraming, Message, Role
+from ratchet_tx.websocket.framing import Frame, Framing, Framings, HybiFraming, Message, Role
 
 __all__ = ["InvalidState", "Role", "State", "WebSocketProtocol"]
 
@@ -198,8 +198,10 @@ class WebSocketProtocol:
     @ivar error: the L{HandshakeError} (server), L{HandshakeFailed} (client:
         L{HandshakeRefused} or L{InvalidHandshakeResponse}) or
         L{ProtocolError} that failed the connection, if one did.
-    @ivar send: C{send(message) -> bytes}: the frame of a message, C{str} as
-        text and bytes-like as binary.  It raises L{InvalidState} while data
+    @ivar send: C{send(message) -> Frame}: the frame of a message, C{str} as
+        text and bytes-like as binary: C{bytes}, or for a large message on
+        the server L{ratchet_tx.websocket.codecs.pieces.Pieces} (its header
+        and payload, to be written without joining them).  It raises L{InvalidState} while data
         may not be sent (see L{canSend}), and
         L{ratchet_tx.websocket.framing.BinaryNotSupported} for bytes to a
         Hixie peer.  (An attribute the state machine sets, not a method: so
@@ -287,7 +289,7 @@ class WebSocketProtocol:
         self._due: tuple[int | None, str] | None = None
         # Data may be sent (open, our close not made, the transport not gone)
         # while this is not _cannotSend.
-        self.send: Callable[[Message], bytes] = _cannotSend
+        self.send: Callable[[Message], Frame] = _cannotSend
 
     @property
     def role(self) -> Role:
@@ -378,7 +380,7 @@ class WebSocketProtocol:
             if pending:
                 self._pending = b""
                 data = pending + data
-            if not data or self.closeReceived:
+            if self.closeReceived or not data and self.readBuffer is None:
                 return []
             return self._receiveFrames(data)
         if state is CONNECTING:
@@ -388,6 +390,17 @@ class WebSocketProtocol:
             if len(self._pending) > self._limits.maxHandshakeSize:
                 return [self._failHandshake(HandshakeError(400, _EARLY_DATA))]
         return []
+
+    @property
+    def readBuffer(self) -> Any:
+        """
+        Where the payload of the large frame now arriving is received, if
+        it is one (see L{ratchet_tx.websocket.codecs.hybi.FrameDecoder.readBuffer}):
+        an adapter may have its transport read straight into it and then
+        call L{receiveData} with C{b""}.  C{None} otherwise.
+        """
+        decoder = self._decoder
+        return None if decoder is None else decoder.readBuffer
 
     def _receiveOpening(self, data: bytes) -> list[Any]:
         if self.role is Role.CLIENT:

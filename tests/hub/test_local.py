@@ -258,13 +258,13 @@ class ServedTests(SynchronousTestCase):
     def test_framedOncePerVersion(self) -> None:
         """Twenty receivers of one version cost one frame."""
         encoded: list[Any] = []
-        original = framing.hybi.encodeText
+        original = framing.hybi.frameText
 
-        def counting(message: str) -> bytes:
+        def counting(message: str) -> Any:
             encoded.append(message)
             return original(message)
 
-        self.patch(framing.hybi, "encodeText", counting)
+        self.patch(framing.hybi, "frameText", counting)
         clients = [MemoryClient(self.server) for _ in range(20)]
         encoded.clear()
         clients[0].send("x" * 200)

@@ -45,11 +45,11 @@ class Counter:
 
 class BroadcastTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.hybiText = Counter(hybi.encodeText)
-        self.hybiBinary = Counter(hybi.encodeBinary)
+        self.hybiText = Counter(hybi.frameText)
+        self.hybiBinary = Counter(hybi.frameBinary)
         self.hixieText = Counter(hixie.encodeText)
-        self.patch(hybi, "encodeText", self.hybiText)
-        self.patch(hybi, "encodeBinary", self.hybiBinary)
+        self.patch(hybi, "frameText", self.hybiText)
+        self.patch(hybi, "frameBinary", self.hybiBinary)
         self.patch(hixie, "encodeText", self.hixieText)
         # The chat example's room lives in the process's hub: each test its own.
         self.addCleanup(useHub, useHub(LocalHub()))

@@ -233,6 +233,10 @@ class HixieDecoder:
         UTF-8, and the longest length-prefixed frame accepted.
     """
 
+    #: Hixie frames are never received into a buffer of their own (see
+    #: L{ratchet_tx.websocket.codecs.hybi.FrameDecoder.readBuffer}).
+    readBuffer = None
+
     def __init__(self, *, maxMessageSize: int) -> None:
         """
         @param maxMessageSize: the longest text message accepted, in bytes of

@@ -38,6 +38,24 @@ most one incomplete header or control frame (C{bytes} of at most
 L{_MAX_BUFFERED} length) plus the already-received parts of the message,
 whose declared size was checked against the limits from the header alone.
 
+Large messages.  A whole message in one uncompressed frame of at least
+L{PAYLOAD_BUFFER_SIZE} bytes that the read does not hold whole is received
+into a L{PayloadBuffer} of its size instead (L{FrameDecoder.readBuffer}):
+the compiled one makes the message's final C{bytes} object at once, private
+until it is complete, and unmasks into it what each read holds; whoever
+reads may also put the next bytes straight into its window (a socket's
+C{recv_into}) and have them unmasked in place, then feed C{b""}.  The
+message is then handed out as that very object: received once, never
+joined.  Text is decoded as it arrives, as above.  The buffer is made from
+the header alone, so a peer can make us hold up to the message limit per
+connection by announcing a frame: as much as it could make us hold by
+sending one (and what the C allocator maps fresh for it costs no memory
+until it is received).
+
+Sending a large message (L{frameBinary}, L{frameText}, from L{PIECES_SIZE}
+on) gives its header and the payload as L{Pieces}, to be written side by
+side rather than copied into one C{bytes}.
+
 With permessage-deflate agreed (a L{PerMessageDeflate} given to the decoder),
 RSV1 on the first frame of a data message marks it compressed; RSV1 on a
 continuation or control frame fails with 1002.  Such a message never takes
@@ -73,9 +91,11 @@ from ratchet_tx.websocket.codecs.closecodes import CloseCode, isValidWireCode
 from ratchet_tx.websocket.codecs.deflate import deflatedSizeBound
 from ratchet_tx.websocket.codecs.errors import ProtocolError
 from ratchet_tx.websocket.codecs.events import Close, Event, Ping, Pong
+from ratchet_tx.websocket.codecs.pieces import Pieces
 from ratchet_tx.websocket.codecs.utf8 import Utf8Decoder
 
 if TYPE_CHECKING:
+    from ratchet_tx.websocket.codecs import _speedups
     from ratchet_tx.websocket.codecs.deflate import PerMessageDeflate
 
 
@@ -206,6 +226,116 @@ def pythonMaskedText(text: str, key: bytes) -> bytes:
     return pythonMaskedFrame(_FIN_TEXT, text.encode("utf-8"), key)
 
 
+class PythonPayloadBuffer:
+    """
+    The payload of one large frame, received in place: filled in order,
+    either by L{write} (a copy of received bytes, unmasked as they are
+    copied) or by a socket reading straight into L{window}, followed by
+    L{advance} (which unmasks what was read); handed out whole by L{take}.
+
+    The pure-Python L{PayloadBuffer}, used when the optional C speedups were
+    not built: it fills a C{bytearray} and L{take} copies it into C{bytes}.
+    The compiled one fills the C{bytes} object it hands out, made at its
+    final size up front and private until then, so that a payload is never
+    copied after it is read.
+
+    @ivar size: the payload's size.
+    @ivar filled: how many of its bytes were received so far.
+    """
+
+    __slots__ = ("_data", "_key", "filled", "size")
+
+    def __init__(self, size: int, key: bytes | None = None) -> None:
+        """
+        @param size: the payload's size, in bytes.
+        @param key: the frame's 4-byte masking key, or C{None} for a frame
+            that is not masked.
+        """
+        if size < 0:
+            raise ValueError("a payload's size is not negative")
+        if key is not None and len(key) != MASK_KEY_SIZE:
+            raise ValueError("the masking key is 4 bytes")
+        self.size = size
+        self.filled = 0
+        self._key = key
+        self._data: bytearray | None = bytearray(size)
+
+    def window(self) -> memoryview | None:
+        """
+        The part of the payload not received yet, writable; C{None} once it
+        is complete, taken or closed.
+        """
+        data = self._data
+        if data is None or self.filled == self.size:
+            return None
+        return memoryview(data)[self.filled :]
+
+    def view(self, start: int, stop: int) -> memoryview:
+        """The bytes received from offset C{start} to C{stop}, unmasked."""
+        data = self._open()
+        if not 0 <= start <= stop <= self.filled:
+            raise ValueError("view() of bytes not received")
+        return memoryview(data)[start:stop]
+
+    def advance(self, count: int) -> None:
+        """C{count} bytes were received into L{window}: unmask them."""
+        data = self._open()
+        start = self.filled
+        if not 0 <= count <= self.size - start:
+            raise ValueError("advance() past the end of the payload")
+        stop = start + count
+        if self._key is not None and count:
+            data[start:stop] = pythonApplyMask(bytes(data[start:stop]), self._keyAt(start))
+        self.filled = stop
+
+    def write(self, data: bytes, start: int) -> int:
+        """
+        Copy C{data[start:]}, unmasked, as much of it as the payload still
+        lacks.
+
+        @return: how many bytes were taken.
+        """
+        target = self._open()
+        if not 0 <= start <= len(data):
+            raise ValueError("write() from outside the data")
+        count = min(len(data) - start, self.size - self.filled)
+        piece = data[start : start + count]
+        if self._key is not None and count:
+            piece = pythonApplyMask(piece, self._keyAt(self.filled))
+        target[self.filled : self.filled + count] = piece
+        self.filled += count
+        return count
+
+    def take(self) -> bytes:
+        """The complete payload, once: the buffer is spent afterwards."""
+        data = self._open()
+        if self.filled != self.size:
+            raise ValueError("the payload is not complete")
+        self._data = None
+        return bytes(data)
+
+    def close(self) -> None:
+        """Give the payload up unfinished: L{window} is C{None} from now on."""
+        self._data = None
+
+    def _open(self) -> bytearray:
+        data = self._data
+        if data is None:
+            raise ValueError("the payload buffer was taken or closed")
+        return data
+
+    def _keyAt(self, offset: int) -> bytes:
+        """The masking key as it applies from payload offset C{offset} on."""
+        key = self._key
+        assert key is not None
+        turn = offset % MASK_KEY_SIZE
+        return key[turn:] + key[:turn]
+
+
+if TYPE_CHECKING:
+    #: Either kind of payload buffer (see L{PythonPayloadBuffer}).
+    AnyPayloadBuffer = PythonPayloadBuffer | _speedups.PayloadBuffer
+
 _compiledApplyMask: Callable[[bytes, bytes], bytes] | None
 _compiledMaskedFrame: Callable[[int, bytes, bytes], bytes] | None
 _compiledMaskedText: Callable[[str, bytes], bytes] | None
@@ -219,6 +349,11 @@ try:
     from ratchet_tx.websocket.codecs._speedups import maskedText as _compiledMaskedText
 except ImportError:  # no speedups, or built from an older source
     _compiledMaskedText = None
+_compiledPayloadBuffer: type[_speedups.PayloadBuffer] | None
+try:
+    from ratchet_tx.websocket.codecs._speedups import PayloadBuffer as _compiledPayloadBuffer
+except ImportError:  # no speedups, or built from an older source
+    _compiledPayloadBuffer = None
 
 #: Whether L{applyMask} and L{maskedFrame} are the compiled ones
 #: (C{ratchet_tx/websocket/codecs/_speedups.c}).
@@ -241,6 +376,18 @@ maskedFrame: Callable[[int, bytes, bytes], bytes] = (
 maskedText: Callable[[str, bytes], bytes] = (
     _compiledMaskedText if _compiledMaskedText is not None else pythonMaskedText
 )
+
+
+#: The buffer a large frame's payload is received into (see
+#: L{PythonPayloadBuffer}): the compiled one if it was built.
+PayloadBuffer: type[AnyPayloadBuffer] = (
+    _compiledPayloadBuffer if _compiledPayloadBuffer is not None else PythonPayloadBuffer
+)
+
+#: A whole-message frame whose payload is at least this large, and is not
+#: all in the read its header came in, is received into a L{PayloadBuffer}
+#: of its size (see L{FrameDecoder.readBuffer}).
+PAYLOAD_BUFFER_SIZE = 64 * 1024
 
 
 def _fail(reason: str) -> ProtocolError:
@@ -295,6 +442,13 @@ class FrameDecoder:
     @ivar maxFrameSize: the largest payload accepted in one frame.
     @ivar maxMessageSize: the largest message accepted, all fragments
         together (inflated, for a compressed message).
+    @ivar readBuffer: the L{PayloadBuffer} the payload of the frame now
+        arriving is received into, if it is a whole message of at least
+        L{PAYLOAD_BUFFER_SIZE} bytes that did not arrive in one read; else
+        C{None}.  Whoever reads may put the next bytes straight into its
+        C{window()} and call its C{advance()} with their count, then
+        L{feed} C{b""} (or more bytes, which go on filling it) to have the
+        decoder go on.  (Read-only; the decoder sets it.)
     """
 
     __slots__ = (
@@ -319,6 +473,7 @@ class FrameDecoder:
         "_compressed",
         "_parts",
         "_utf8",
+        "readBuffer",
     )
 
     def __init__(
@@ -375,6 +530,7 @@ class FrameDecoder:
         # Text or bytes pieces, as the message is.
         self._parts: list[Any] = []
         self._utf8 = Utf8Decoder()
+        self.readBuffer: AnyPayloadBuffer | None = None
 
     def feed(self, data: bytes) -> list[Event]:
         """
@@ -403,6 +559,10 @@ class FrameDecoder:
             self._error = ProtocolError(CloseCode.INVALID_PAYLOAD, "invalid UTF-8 in text")
         else:
             return events
+        payload = self.readBuffer
+        if payload is not None:
+            self.readBuffer = None
+            payload.close()
         raise ProtocolError(self._error.code, self._error.reason, events)
 
     def _parse(self, data: bytes, events: list[Event]) -> None:
@@ -410,7 +570,11 @@ class FrameDecoder:
         Parse C{data} into C{events}: the body of L{feed}.
         """
         pos = 0
-        if self._remaining:
+        if self.readBuffer is not None:
+            pos = self._fillBuffer(data, events)
+            if self.readBuffer is not None:
+                return
+        elif self._remaining:
             pos = self._receivePayload(data, pos, events)
             if self._remaining:
                 return
@@ -490,6 +654,19 @@ class FrameDecoder:
                     return
             else:
                 self._startFrame(b0, key, length)
+                if (
+                    idle
+                    and length >= PAYLOAD_BUFFER_SIZE
+                    and (b0 == _FIN_TEXT or b0 == _FIN_BINARY)
+                ):
+                    # A large message in one frame that this read does not
+                    # hold whole: into a buffer of its size.
+                    self.readBuffer = PayloadBuffer(length, key)
+                    self._remaining = 0
+                    self._received = 0
+                    self.readBuffer.write(data, start)
+                    self._bufferFilled(events)
+                    return
                 pos = self._receivePayload(data, start, events)
                 idle = self._messageOpcode == _CONTINUATION
 
@@ -576,6 +753,53 @@ class FrameDecoder:
             self._parts = []
         return pos + size
 
+    def _fillBuffer(self, data: bytes, events: list[Event]) -> int:
+        """
+        Go on receiving the large frame whose payload goes into
+        L{readBuffer}: bytes read into it directly, then what C{data}
+        holds of the payload.
+
+        @return: the offset in C{data} after the part taken.
+        """
+        payload = self.readBuffer
+        assert payload is not None
+        taken = payload.write(data, 0) if data else 0
+        self._bufferFilled(events)
+        return taken
+
+    def _bufferFilled(self, events: list[Event]) -> None:
+        """
+        Check the text received into L{readBuffer} so far, and once the
+        payload is complete, append the message to C{events}.
+        """
+        payload = self.readBuffer
+        assert payload is not None
+        filled = payload.filled
+        done = filled == payload.size
+        if self._messageOpcode == _TEXT:
+            # Decoded as it arrives: invalid UTF-8 fails at once.
+            # (self._received counts the bytes decoded so far.)
+            if filled > self._received or done:
+                view = payload.view(self._received, filled)
+                try:
+                    text = self._utf8.decode(view, done)
+                finally:
+                    view.release()
+                self._received = filled
+                if text:
+                    self._parts.append(text)
+            if not done:
+                return
+            events.append("".join(self._parts))
+            payload.close()
+        elif done:
+            events.append(payload.take())
+        else:
+            return
+        self.readBuffer = None
+        self._messageOpcode = _CONTINUATION
+        self._parts = []
+
     def _inflate(self, piece: bytes, done: bool) -> bytes:
         """
         Inflate the next piece of a compressed message's payload, within
@@ -647,6 +871,42 @@ def encodeBinary(data: bytes) -> bytes:
     if length <= MAX_PAYLOAD_NORMAL:
         return _SMALL_BINARY_HEADERS[length] + data
     return _header(FIN | _BINARY, 0, length) + data
+
+
+#: From this payload size on, L{frameText} and L{frameBinary} give the frame
+#: as L{Pieces} rather than copy the payload behind its header.
+PIECES_SIZE = 64 * 1024
+
+
+def frameBinary(data: bytes) -> bytes | Pieces:
+    """
+    L{encodeBinary}, but a payload of L{PIECES_SIZE} bytes or more is not
+    copied: the frame is the L{Pieces} (header, C{data}).
+    """
+    length = len(data)
+    if length <= MAX_PAYLOAD_NORMAL:
+        return _SMALL_BINARY_HEADERS[length] + data
+    return _largerFrame(_FIN_BINARY, data)
+
+
+def frameText(text: str) -> bytes | Pieces:
+    """
+    L{encodeText}, but the UTF-8 of a text of L{PIECES_SIZE} bytes or more
+    is not copied behind the header: the frame is the L{Pieces} (header,
+    payload).
+    """
+    payload = text.encode("utf-8")
+    if len(payload) <= MAX_PAYLOAD_NORMAL:
+        return _SMALL_TEXT_HEADERS[len(payload)] + payload
+    return _largerFrame(_FIN_TEXT, payload)
+
+
+def _largerFrame(b0: int, payload: bytes) -> bytes | Pieces:
+    """An unmasked frame of over 125 bytes: L{Pieces} from L{PIECES_SIZE} on."""
+    header = _header(b0, 0, len(payload))
+    if len(payload) < PIECES_SIZE:
+        return header + payload
+    return Pieces((header, payload))
 
 
 def encodeMessage(message: str | bytes, deflate: PerMessageDeflate | None = None) -> bytes:

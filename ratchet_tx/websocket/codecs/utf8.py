@@ -73,7 +73,7 @@ class Utf8Decoder:
     def __init__(self) -> None:
         self._decoder = _IncrementalDecoder("strict")
 
-    def decode(self, data: bytes, final: bool = False) -> str:
+    def decode(self, data: bytes | memoryview, final: bool = False) -> str:
         """
         Decode the next piece of a message.
 
