@@ -47,18 +47,16 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 from errno import ENOBUFS
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet import main, tcp
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.error import ConnectionLost
+from twisted.python.failure import Failure
 
 from ratchet_tx.transport.queue import WriteQueue
 from ratchet_tx.transport.reads import MAX_READ_SIZE, MIN_READ_SIZE, nextReadSize
 from ratchet_tx.transport.turn import turnOf
-
-if TYPE_CHECKING:
-    from twisted.python.failure import Failure
 
 _HAVE_SENDMSG = hasattr(socket.socket, "sendmsg")
 
@@ -77,6 +75,11 @@ class _Discard(WriteQueue):
 
 
 _DISCARD = _Discard()
+
+
+#: The reason of a connection closed by C{loseConnection}: one failure, made
+#: once, as Twisted's reactor shares its own.
+_CONNECTION_DONE = Failure(main.CONNECTION_DONE)
 
 
 def _lost() -> ConnectionLost:
@@ -184,16 +187,57 @@ class WriteThroughConnection(tcp.Connection):
             self._maybePauseProducer()
 
     def endOfTurn(self) -> None:
-        """Send what was written during the reactor turn that is ending."""
+        """
+        Send what was written during the reactor turn that is ending; then,
+        if C{loseConnection} was called and everything went, close.
+        """
         pending = self._pending
         if pending is not None:
             self._pending = None
             self._sendNow(pending)
+        else:
+            queue = self._queue
+            if queue:
+                self._queue = None
+                self._sendQueue(queue)
+        if self.disconnecting and self._queue is None and self.connected:
+            self._loseNow()
+
+    def loseConnection(self) -> None:
+        """
+        Close once everything written has been sent (see
+        C{twisted.internet.interfaces.ITransport.loseConnection}): at the
+        end of the reactor turn, right after its send, when the kernel takes
+        it all, without waiting for writability; else once the queue drains.
+        """
+        if self.TLS:
+            # startTLS put a TLS layer in: it closes through that layer.
+            super().loseConnection()
             return
-        queue = self._queue
-        if queue:
-            self._queue = None
-            self._sendQueue(queue)
+        if not self.connected or self.disconnecting:
+            return
+        if self._writeDisconnected or self._writeDisconnecting or self._queue is _DISCARD:
+            FileDescriptor.loseConnection(self)
+            return
+        self.stopReading()
+        self.disconnecting = True
+        if self._pending is None and self._queue is None:
+            self._turn.add(self)
+        # Otherwise bytes wait: the end of the turn sends them (and closes),
+        # or, for what the kernel refuses, doWrite does once they drain.
+
+    def _loseNow(self) -> None:
+        """
+        C{loseConnection} was called and nothing waits: lose the connection
+        as the reactor would after C{doWrite} sent the last byte, unless a
+        producer is to be asked for more first (as C{doWrite} does).
+        """
+        producer = self.producer
+        if producer is not None and (not self.streamingProducer or self.producerPaused):
+            self.startWriting()  # doWrite resumes it (and closes once it is done)
+            return
+        self.stopWriting()
+        self.connectionLost(_CONNECTION_DONE)
 
     def _sendNow(self, data: bytes) -> None:
         """Send C{data}, nothing else waiting; queue what the kernel refuses."""

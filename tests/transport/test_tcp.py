@@ -331,6 +331,45 @@ class Closing(Backpressure):
         self.runUntil(lambda: peer.eof)
         self.assertEqual(bytes(peer.received), b"before after")
 
+    def test_loseConnectionWithAPullProducer(self) -> None:
+        """
+        loseConnection with a pull producer registered and nothing waiting:
+        the producer is asked for more and the connection stays open; it
+        closes once the producer unregisters.
+        """
+        server, peer = self.connect()
+        producer = RecordingProducer()
+        server.transport.registerProducer(producer, False)
+        self.runUntil(lambda: producer.events)
+        del producer.events[:]
+        server.transport.loseConnection()
+        self.runUntil(lambda: "resume" in producer.events)
+        self.settle(0.05)
+        self.assertFalse(peer.eof)
+        self.assertEqual(server.lost, [])
+        server.transport.write(b"last")
+        server.transport.unregisterProducer()
+        self.runUntil(lambda: peer.eof)
+        self.assertEqual(bytes(peer.received), b"last")
+        self.lostOnce(server, ConnectionDone)
+
+    def test_loseConnectionOfManyInOneTurn(self) -> None:
+        """
+        Connections written to and closed in the same turn each get all of
+        their own bytes, then FIN.
+        """
+        pairs = [self.connect() for _ in range(8)]
+        for index, (server, _) in enumerate(pairs):
+            server.transport.write(b"first %d " % index)
+            if index % 2:
+                server.transport.writeSequence([b"second ", b"%d" % index])
+            server.transport.loseConnection()
+        for index, (server, peer) in enumerate(pairs):
+            self.runUntil(lambda: peer.eof)  # noqa: B023
+            expected = b"first %d " % index + (b"second %d" % index if index % 2 else b"")
+            self.assertEqual(bytes(peer.received), expected)
+            self.lostOnce(server, ConnectionDone)
+
     def test_writeAfterConnectionLostIsIgnored(self) -> None:
         server, peer = self.connect()
         peer.close()
@@ -814,6 +853,65 @@ class WriteThrough(Backpressure):
         self.reactor.runUntilCurrent()
         self.assertEqual(self.receiveNow(firstPeer, 2), b"11")
         self.assertEqual(self.receiveNow(secondPeer, 1), b"2")
+
+    def test_loseConnectionAtTheEndOfTheTurn(self) -> None:
+        """
+        loseConnection after small writes: at the end of the turn they are
+        sent and the connection is lost right after, without waiting for
+        writability.
+        """
+        server, peer = self.connect()
+        server.transport.write(b"all ")
+        server.transport.writeSequence([b"of ", b"it"])
+        server.transport.loseConnection()
+        self.assertEqual(server.lost, [])
+        self.assertFalse(self.writing(server.transport))
+        self.reactor.runUntilCurrent()
+        self.assertEqual(len(server.lost), 1)
+        self.assertIs(server.lost[0].type, ConnectionDone)
+        self.assertEqual(self.receiveNow(peer, 9), b"all of it")
+        self.runUntil(lambda: peer.eof)
+        self.assertEqual(bytes(peer.received), b"")
+
+    def test_loseConnectionWithNothingWritten(self) -> None:
+        """Nothing to send: the connection is lost at the end of the turn."""
+        server, peer = self.connect()
+        server.transport.loseConnection()
+        self.assertFalse(self.writing(server.transport))
+        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
+        self.reactor.runUntilCurrent()
+        self.assertEqual(len(server.lost), 1)
+        self.assertIs(server.lost[0].type, ConnectionDone)
+        self.runUntil(lambda: peer.eof)
+
+    def test_loseConnectionWhenTheKernelRefuses(self) -> None:
+        """
+        What the kernel refuses at the end of the turn waits for
+        writability; the connection is lost once it has all gone.
+        """
+        server, peer = self.stalled()
+        data = pattern(256 * KiB)
+        server.transport.sendAtOnceSize = len(data) + 1
+        server.transport.write(data)
+        server.transport.loseConnection()
+        self.reactor.runUntilCurrent()
+        self.assertEqual(server.lost, [])
+        self.assertTrue(self.writing(server.transport))
+        peer.reading = True
+        self.runUntil(lambda: peer.eof)
+        self.assertEqual(bytes(peer.received), data)
+        self.lostOnce(server, ConnectionDone)
+
+    def test_abortAfterLoseConnectionInTheSameTurn(self) -> None:
+        """abortConnection after loseConnection, before the turn ends: aborted."""
+        server, peer = self.connect()
+        server.transport.write(b"dropped")
+        server.transport.loseConnection()
+        server.transport.abortConnection()
+        self.runUntil(lambda: peer.reset or peer.eof)
+        self.assertTrue(peer.reset)
+        self.assertEqual(bytes(peer.received), b"")
+        self.lostOnce(server, ConnectionAborted)
 
     def test_largeWriteIsSentAtOnce(self) -> None:
         """
