@@ -27,6 +27,7 @@ from ratchet_tx.websocket.codecs.closecodes import CloseCode
 from ratchet_tx.websocket.codecs.errors import ProtocolError
 from ratchet_tx.websocket.codecs.events import Close, Ping, Pong
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
+from ratchet_tx.websocket.deadlines import Deadline, deadlinesOf
 from ratchet_tx.websocket.framing import Message
 from ratchet_tx.websocket.protocol import (
     CLOSED,
@@ -101,9 +102,10 @@ class ProtocolConnection(ConnectionDecorator):
         self._lastHeard = 0.0
         self._pingSentAt: float | None = None
         self._pongWaiters: list[tuple[bytes, Deferred[None]]] | None = None
-        self._timer: IDelayedCall | None = clock.callLater(
-            settings.handshakeTimeout, self._timedOut, "opening handshake"
-        )
+        # One FIFO of deadlines per timeout length, not a timed call each.
+        self._timer: IDelayedCall | Deadline | None = deadlinesOf(
+            clock, settings.handshakeTimeout
+        ).add(self._openingTimedOut)
 
     # What the protocol knows.
 
@@ -436,6 +438,9 @@ class ProtocolConnection(ConnectionDecorator):
             self._timer = None
             if timer.active():
                 timer.cancel()
+
+    def _openingTimedOut(self) -> None:
+        self._timedOut("opening handshake")
 
     def _timedOut(self, what: str) -> None:
         self._timer = None
