@@ -13,6 +13,11 @@ setup(
             "ratchet_tx.websocket.codecs._speedups",
             ["ratchet_tx/websocket/codecs/_speedups.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "ratchet_tx.transport._sends",
+            ["ratchet_tx/transport/_sends.c"],
+            optional=True,
+        ),
     ]
 )

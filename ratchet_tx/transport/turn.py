@@ -19,12 +19,22 @@ messages per second and 23 % more handshakes per second, broadcast the same.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 log = Logger()
+
+try:
+    from ratchet_tx.transport._sends import sendPending as _compiledSendPending
+except ImportError:  # pragma: no cover (built without the C speedups)
+    _compiledSendPending = None
+
+#: Sends the simple cases of a turn's writers in C, returning the others
+#: (C{ratchet_tx/transport/_sends.c}); C{None} without the C speedups.
+sendPending: Callable[[list[Any]], list[Any]] | None = _compiledSendPending
 
 
 class TurnWriter(Protocol):
@@ -62,6 +72,8 @@ class Turn:
     def _end(self) -> None:
         self._call = None
         writers, self._writers = self._writers, []
+        if sendPending is not None:
+            writers = sendPending(writers)
         for writer in writers:
             try:
                 writer.endOfTurn()

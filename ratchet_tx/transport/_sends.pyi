@@ -1,0 +1,3 @@
+from typing import Any
+
+def sendPending(writers: list[Any], /) -> list[Any]: ...
