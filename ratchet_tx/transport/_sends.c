@@ -13,7 +13,7 @@
  * send again and see fail).  The same as calling each writer's endOfTurn;
  * the point is to spare a thousand receivers of a broadcast four Python
  * calls each between their sends, so the sends of a turn go out back to
- * back.
+ * back, up to 256 of them within one release of the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -82,14 +82,23 @@ simple_case(PyObject *writer)
     return 1;
 }
 
-/* Send the writer's pending bytes if it is the simple case: 1 when it is
- * done, 0 when endOfTurn must see to it, -1 on a Python error. */
+/* How many sends one release of the GIL covers at most. */
+#define BATCH 256
+
+typedef struct {
+    PyObject *writer;  /* owned */
+    PyObject *pending; /* owned: the bytes being sent */
+    int fd;
+    Py_ssize_t sent;
+} send_slot;
+
+/* The writer's socket and pending bytes if it is the simple case: 1 (and
+ * slot filled), 0 when endOfTurn must see to it, -1 on a Python error. */
 static int
-send_one(PyObject *writer)
+prepare(PyObject *writer, send_slot *slot)
 {
-    PyObject *pending, *sock, *rest;
-    int fd, simple, result = 0;
-    Py_ssize_t size, sent;
+    PyObject *pending, *sock;
+    int fd, simple;
 
     pending = PyObject_GetAttr(writer, str_pending);
     if (pending == NULL)
@@ -114,33 +123,70 @@ send_one(PyObject *writer)
         Py_DECREF(pending);
         return -1;
     }
-    size = PyBytes_GET_SIZE(pending);
-    Py_BEGIN_ALLOW_THREADS
-    sent = send(fd, PyBytes_AS_STRING(pending), (size_t)size, 0);
-    Py_END_ALLOW_THREADS
-    if (sent == size) {
-        result = PyObject_SetAttr(writer, str_pending, Py_None) < 0 ? -1 : 1;
-    } else if (sent > 0) {
-        rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(pending) + sent, size - sent);
-        if (rest == NULL)
-            result = -1;
-        else {
-            result = PyObject_SetAttr(writer, str_pending, rest) < 0 ? -1 : 0;
-            Py_DECREF(rest);
-        }
+    /* Taken now: a writer in the list twice (written again after a large
+     * write sent its bytes at once) is then not sent the same bytes twice. */
+    if (PyObject_SetAttr(writer, str_pending, Py_None) < 0) {
+        Py_DECREF(pending);
+        return -1;
     }
-    /* sent < 0: refused or failed; endOfTurn sends again and sees which. */
-    Py_DECREF(pending);
-    return result;
+    Py_INCREF(writer);
+    slot->writer = writer;
+    slot->pending = pending;
+    slot->fd = fd;
+    slot->sent = -1;
+    return 1;
+}
+
+/* After the send: set _pending as endOfTurn would have.  Returns whether
+ * the writer is done (0: endOfTurn must see to it), -1 on a Python error. */
+static int
+finish(send_slot *slot)
+{
+    PyObject *rest;
+    Py_ssize_t size = PyBytes_GET_SIZE(slot->pending);
+
+    if (slot->sent == size)
+        return 1;
+    if (slot->sent <= 0) {
+        /* Refused or failed: endOfTurn sends again and sees which. */
+        return PyObject_SetAttr(slot->writer, str_pending, slot->pending) < 0 ? -1 : 0;
+    }
+    {
+        rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(slot->pending) + slot->sent,
+                                         size - slot->sent);
+        if (rest == NULL)
+            return -1;
+        if (PyObject_SetAttr(slot->writer, str_pending, rest) < 0) {
+            Py_DECREF(rest);
+            return -1;
+        }
+        Py_DECREF(rest);
+    }
+    return 0;
+}
+
+/* Append writer to left unless done; 0, or -1 on a Python error. */
+static int
+keep(PyObject *left, PyObject *writer, int done)
+{
+    if (done < 0) {
+        /* Not a transport this knows (or one already lost): Python's
+         * endOfTurn deals with it. */
+        PyErr_Clear();
+        done = 0;
+    }
+    return done ? 0 : PyList_Append(left, writer);
 }
 
 static PyObject *
 send_pending(PyObject *module, PyObject *writers)
 {
+    send_slot slots[BATCH];
     PyObject *left, *writer;
-    Py_ssize_t i, count;
-    int done;
+    Py_ssize_t i = 0, j, filled;
+    int ready, failed = 0;
 
+    (void)module;
     if (!PyList_CheckExact(writers)) {
         PyErr_SetString(PyExc_TypeError, "sendPending() takes a list");
         return NULL;
@@ -148,23 +194,36 @@ send_pending(PyObject *module, PyObject *writers)
     left = PyList_New(0);
     if (left == NULL)
         return NULL;
-    count = PyList_GET_SIZE(writers);
-    for (i = 0; i < count && i < PyList_GET_SIZE(writers); i++) {
-        writer = PyList_GET_ITEM(writers, i);
-        Py_INCREF(writer);
-        done = send_one(writer);
-        if (done < 0) {
-            /* Not a transport this knows (or one already lost): Python's
-             * endOfTurn deals with it. */
-            PyErr_Clear();
-            done = 0;
+    while (i < PyList_GET_SIZE(writers) && !failed) {
+        /* The simple cases of the next writers, in order; the others go to
+         * left as they come (their order among themselves is kept, and
+         * each connection's bytes are its own). */
+        filled = 0;
+        for (; i < PyList_GET_SIZE(writers) && filled < BATCH; i++) {
+            writer = PyList_GET_ITEM(writers, i);
+            ready = prepare(writer, &slots[filled]);
+            if (ready == 1)
+                filled++;
+            else if (keep(left, writer, ready) < 0) {
+                failed = 1;
+                break;
+            }
         }
-        if (!done && PyList_Append(left, writer) < 0) {
-            Py_DECREF(writer);
-            Py_DECREF(left);
-            return NULL;
+        Py_BEGIN_ALLOW_THREADS
+        for (j = 0; j < filled; j++)
+            slots[j].sent = send(slots[j].fd, PyBytes_AS_STRING(slots[j].pending),
+                                 (size_t)PyBytes_GET_SIZE(slots[j].pending), 0);
+        Py_END_ALLOW_THREADS
+        for (j = 0; j < filled; j++) {
+            if (!failed && keep(left, slots[j].writer, finish(&slots[j])) < 0)
+                failed = 1;
+            Py_DECREF(slots[j].writer);
+            Py_DECREF(slots[j].pending);
         }
-        Py_DECREF(writer);
+    }
+    if (failed) {
+        Py_DECREF(left);
+        return NULL;
     }
     return left;
 }

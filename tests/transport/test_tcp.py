@@ -854,6 +854,61 @@ class WriteThrough(Backpressure):
         self.assertEqual(self.receiveNow(firstPeer, 2), b"11")
         self.assertEqual(self.receiveNow(secondPeer, 1), b"2")
 
+    def test_smallAfterALargeWriteInOneTurn(self) -> None:
+        """
+        A small write, a large one (sent at once, with the small one), and
+        a small one again in one turn: each byte is sent once, in order.
+        """
+        server, peer = self.connect()
+        server.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 * MiB)
+        large = pattern(server.transport.sendAtOnceSize)
+        server.transport.write(b"first")
+        server.transport.write(large)
+        server.transport.write(b"last")
+        self.reactor.runUntilCurrent()
+        self.assertEqual(server.transport.bufferedAmount, 0)
+        expected = b"first" + large + b"last"
+        self.assertEqual(self.receiveNow(peer, len(expected)), expected)
+        self.settle(0.05)
+        self.assertEqual(bytes(peer.received), b"")
+
+    def fillKernelBuffers(self, transport) -> bytes:
+        """Fill the socket's buffers behind the transport's back; what was sent."""
+        sock = transport.getHandle()
+        sent = bytearray()
+        chunk = pattern(4096, seed=7)
+        while True:
+            try:
+                sent += chunk[: sock.send(chunk)]
+            except BlockingIOError:
+                return bytes(sent)
+
+    def test_refusedOrTakenInPartAtTheEndOfTheTurn(self) -> None:
+        """
+        A turn's write that the kernel refuses, then one it takes part of:
+        what is left waits for writability, and everything arrives in order.
+        """
+        server, peer = self.stalled()
+        filled = self.fillKernelBuffers(server.transport)
+        server.transport.write(b"refused")
+        self.reactor.runUntilCurrent()
+        self.assertEqual(server.transport.bufferedAmount, 7)
+        self.assertTrue(self.writing(server.transport))
+        self.settle(0.02)
+        peer.reading = True
+        self.assertArrives(peer, filled + b"refused")
+        peer.reading = False
+        del peer.received[:]
+        filled = self.fillKernelBuffers(server.transport)
+        taken = len(peer.sock.recv(8192))  # room for a part of the next write
+        self.settle(0.02)
+        large = pattern(server.transport.sendAtOnceSize - 1, seed=3)
+        server.transport.write(large)
+        self.reactor.runUntilCurrent()
+        self.assertGreater(server.transport.bufferedAmount, 0)
+        peer.reading = True
+        self.assertArrives(peer, (filled + large)[taken:])
+
     def test_loseConnectionAtTheEndOfTheTurn(self) -> None:
         """
         loseConnection after small writes: at the end of the turn they are
