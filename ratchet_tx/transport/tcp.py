@@ -28,13 +28,23 @@ C{_queue} and C{_pending} say what C{write} does with bytes::
 
 Whatever the kernel refuses waits in a L{WriteQueue} for writability.
 
+C{loseConnection} stops reading and marks the connection C{disconnecting};
+if nothing waits, the transport joins the turn.  At the end of the turn,
+once its send took everything (C{_queue} None), the connection is lost
+there and then, as the reactor would after C{doWrite} (and, as there, a
+pull or paused producer is asked for more first: C{doWrite} then closes
+once it is done).  What the kernel refused drains through C{doWrite}, which
+closes as Twisted's does.  Over TLS, or once the write side is shut down,
+C{loseConnection} is Twisted's.
+
 Everything else is Twisted's, inherited from L{twisted.internet.tcp.Server}
 (L{twisted.internet.tcp.Client}, connecting included) and kept as it is:
 producers (a streaming producer is paused when more than C{bufferSize} bytes
 wait and resumed once they are all sent; a pull producer is asked for more
-whenever nothing waits), C{loseConnection} once the queue has drained,
-C{abortConnection}, half-close, addresses, C{TCP_NODELAY}, log context.  A
-send that fails inside C{write} is not reported from there: as with
+whenever nothing waits), C{loseConnection} once the queue has drained (at
+the end of the turn, see above), C{abortConnection}, half-close,
+addresses, C{TCP_NODELAY}, log context.  A send that fails inside C{write}
+is not reported from there: as with
 Twisted's transport, the connection is lost with
 L{twisted.internet.error.ConnectionLost} from the reactor.
 

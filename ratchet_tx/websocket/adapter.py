@@ -4,8 +4,10 @@ The Twisted adapter around a L{WebSocketProtocol}, for either role.
 
 The protocol decides everything about bytes and states; the adapter gives it
 the bytes read, writes what it returns, runs the clocks (the opening
-handshake's timeout, the closing handshake's, the heartbeat's pings), calls
-the application, and closes the transport when the protocol says so.  The
+handshake's timeout, on a FIFO of deadlines shared by the connections with
+the same timeout, L{ratchet_tx.websocket.deadlines}; the closing
+handshake's; the heartbeat's pings), calls the application, and closes the
+transport when the protocol says so.  The
 server's connection (L{ratchet_tx.websocket.connection.WebSocketConnection})
 adds the opening handshake's policy (origins, admission, the C{onHandshake}
 hook); the client's (L{ratchet_tx.client.connection.ClientConnection}) waits

@@ -40,7 +40,9 @@ from ratchet_tx.transport.reads import MAX_READ_SIZE, MIN_READ_SIZE
 from tests.integration.test_tls import makeCertificate
 from tests.transport.harness import (
     MATRIX,
+    Peer,
     Recorder,
+    RecordingFactory,
     TransportHarness,
     everyTransport,
     pattern,
@@ -908,6 +910,29 @@ class WriteThrough(Backpressure):
         self.assertGreater(server.transport.bufferedAmount, 0)
         peer.reading = True
         self.assertArrives(peer, (filled + large)[taken:])
+
+    def test_manyWritersInOneTurn(self) -> None:
+        """
+        Hundreds of connections written to in one turn (more than the C
+        speedup sends within one release of the GIL) each get their bytes.
+        """
+        factory = RecordingFactory()
+        port = self.listen(factory)
+        peers: list[Peer] = []
+        while len(peers) < 300:
+            # A few at a time: the listening backlog is short.
+            batch = [Peer(("127.0.0.1", port.getHost().port)) for _ in range(30)]
+            peers += batch
+            self.peers.extend(batch)
+            self.runUntil(lambda: len(factory.built) == len(peers))  # noqa: B023
+        self.runUntil(lambda: all(server.events for server in factory.built))
+        for index, server in enumerate(factory.built):
+            server.transport.write(b"to %d;" % index)
+        self.reactor.runUntilCurrent()
+        self.assertEqual([server.transport.bufferedAmount for server in factory.built], [0] * 300)
+        self.runUntil(lambda: all(peer.received for peer in peers))
+        received = sorted(bytes(peer.received) for peer in peers)
+        self.assertEqual(received, sorted(b"to %d;" % index for index in range(300)))
 
     def test_loseConnectionAtTheEndOfTheTurn(self) -> None:
         """
