@@ -57,7 +57,13 @@ class Deadline:
         """Never call its callback (nothing happens if it fired already)."""
         if self._callback is not None:
             self._callback = None
-            self._owner._cancelled()
+            self._owner.dropCancelled()
+
+    def run(self) -> None:
+        """It is due: call its callback (what its L{Deadlines} does, once)."""
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
 
 
 class Deadlines:
@@ -89,12 +95,13 @@ class Deadlines:
 
     def _schedule(self, due: float) -> None:
         self._timerDue = due
-        self._timer = self._clock.callLater(due - self._clock.seconds(), self._fire)
+        # Due already (the callbacks of the last firing took a while): now.
+        self._timer = self._clock.callLater(max(0.0, due - self._clock.seconds()), self._fire)
 
-    def _cancelled(self) -> None:
-        """A deadline was cancelled: drop the cancelled ones at the head."""
+    def dropCancelled(self) -> None:
+        """Forget the cancelled deadlines at the head (each calls this when cancelled)."""
         queue = self._queue
-        while queue and queue[0]._callback is None:
+        while queue and not queue[0].active():
             queue.popleft()
         if not queue and self._timer is not None and self._timer is not _FIRING:
             timer, self._timer = self._timer, None
@@ -110,22 +117,18 @@ class Deadlines:
         try:
             while queue:
                 head = queue[0]
-                callback = head._callback
-                if callback is None:
+                if not head.active():
                     queue.popleft()
                     continue
                 if head.due > now:
                     break
                 queue.popleft()
-                head._callback = None
                 try:
-                    callback()
+                    head.run()
                 except Exception:
                     # As the reactor does with a timed call that raises: log
                     # it, and carry on with the others.
-                    log.failure(
-                        "Unhandled error in a deadline's callback {callback!r}", callback=callback
-                    )
+                    log.failure("Unhandled error in the callback of {deadline!r}", deadline=head)
         finally:
             self._timer = None
             if queue:

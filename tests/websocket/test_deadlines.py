@@ -107,6 +107,24 @@ class DeadlinesTests(SynchronousTestCase):
         self.clock.advance(0.5)
         self.assertEqual(self.fired, ["a", "b", "c"])
 
+    def test_nextDueWhileTheCallbacksRan(self) -> None:
+        """
+        Callbacks that take longer than the gap to the next deadline: the
+        next one fires at once after them (not a timed call in the past).
+        """
+        deadlines = Deadlines(self.clock, 1)
+
+        def slow() -> None:
+            self.fired.append("slow")
+            self.clock.rightNow += 0.5  # the callback took half a second
+
+        deadlines.add(slow)
+        self.clock.advance(0.2)
+        self.deadline(deadlines, "next")
+        self.clock.advance(0.8)
+        self.assertEqual(self.fired, ["slow", "next"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_aCallbackThatRaises(self) -> None:
         """It is logged; the other deadlines still fire."""
         log = LogCapture(self)
