@@ -13,11 +13,6 @@ setup(
             "ratchet_tx.websocket.codecs._speedups",
             ["ratchet_tx/websocket/codecs/_speedups.c"],
             optional=True,
-        ),
-        Extension(
-            "ratchet_tx.transport._sends",
-            ["ratchet_tx/transport/_sends.c"],
-            optional=True,
-        ),
+        )
     ]
 )

@@ -16,18 +16,12 @@ C{bench/}, against sending every write within C{write}: 30 % more small-echo
 messages per second and 23 % more handshakes per second, broadcast the same.
 
 A transport whose C{loseConnection} was called during the turn closes at
-its end too, right after its send (see L{ratchet_tx.transport.tcp}).  With
-the C speedups built (C{_sends.c}), the simple cases (one write waiting,
-nothing else to do once it is sent) are sent in C, many within one release
-of the GIL, and only the others call C{endOfTurn} in Python: what that
-spares is a few Python calls per transport between the sends of a
-thousand-receiver broadcast.
+its end too, right after its send (see L{ratchet_tx.transport.tcp}).
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.logger import Logger
@@ -35,13 +29,6 @@ from twisted.python.failure import Failure
 
 log = Logger()
 
-#: Sends the simple cases of a turn's writers in C, returning the others
-#: (C{ratchet_tx/transport/_sends.c}); C{None} without the C speedups.
-sendPending: Callable[[list[Any]], list[Any]] | None
-try:
-    from ratchet_tx.transport._sends import sendPending
-except ImportError:  # pragma: no cover (built without the C speedups)
-    sendPending = None
 
 
 class TurnWriter(Protocol):
@@ -79,8 +66,6 @@ class Turn:
     def _end(self) -> None:
         self._call = None
         writers, self._writers = self._writers, []
-        if sendPending is not None:
-            writers = sendPending(writers)
         for writer in writers:
             try:
                 writer.endOfTurn()

@@ -913,8 +913,7 @@ class WriteThrough(Backpressure):
 
     def test_manyWritersInOneTurn(self) -> None:
         """
-        Hundreds of connections written to in one turn (more than the C
-        speedup sends within one release of the GIL) each get their bytes.
+        Hundreds of connections written to in one turn each get their bytes.
         """
         factory = RecordingFactory()
         port = self.listen(factory)

@@ -74,7 +74,7 @@ class TurnTests(SynchronousTestCase):
     def test_writersThatAreNotTransports(self) -> None:
         """
         Writers that merely look like a transport (a pending write, no
-        socket) have their endOfTurn called, with or without the C speedups.
+        socket) have their endOfTurn called.
         """
         clock, log = Clock(), list[object]()
         turn = Turn(clock)

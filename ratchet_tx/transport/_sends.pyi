@@ -1,3 +1,0 @@
-from typing import Any
-
-def sendPending(writers: list[Any], /) -> list[Any]: ...
