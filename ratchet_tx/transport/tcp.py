@@ -28,13 +28,23 @@ C{_queue} and C{_pending} say what C{write} does with bytes::
 
 Whatever the kernel refuses waits in a L{WriteQueue} for writability.
 
+C{loseConnection} stops reading and marks the connection C{disconnecting};
+if nothing waits, the transport joins the turn.  At the end of the turn,
+once its send took everything (C{_queue} None), the connection is lost
+there and then, as the reactor would after C{doWrite} (and, as there, a
+pull or paused producer is asked for more first: C{doWrite} then closes
+once it is done).  What the kernel refused drains through C{doWrite}, which
+closes as Twisted's does.  Over TLS, or once the write side is shut down,
+C{loseConnection} is Twisted's.
+
 Everything else is Twisted's, inherited from L{twisted.internet.tcp.Server}
 (L{twisted.internet.tcp.Client}, connecting included) and kept as it is:
 producers (a streaming producer is paused when more than C{bufferSize} bytes
 wait and resumed once they are all sent; a pull producer is asked for more
-whenever nothing waits), C{loseConnection} once the queue has drained,
-C{abortConnection}, half-close, addresses, C{TCP_NODELAY}, log context.  A
-send that fails inside C{write} is not reported from there: as with
+whenever nothing waits), C{loseConnection} once the queue has drained (at
+the end of the turn, see above), C{abortConnection}, half-close,
+addresses, C{TCP_NODELAY}, log context.  A send that fails inside C{write}
+is not reported from there: as with
 Twisted's transport, the connection is lost with
 L{twisted.internet.error.ConnectionLost} from the reactor.
 
@@ -63,18 +73,16 @@ import socket
 import sys
 from collections.abc import Iterable
 from errno import ENOBUFS
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from twisted.internet import main, tcp
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.error import ConnectionLost
+from twisted.python.failure import Failure
 
 from ratchet_tx.transport.queue import WriteQueue
 from ratchet_tx.transport.reads import MAX_READ_SIZE, MIN_READ_SIZE, nextReadSize
 from ratchet_tx.transport.turn import turnOf
-
-if TYPE_CHECKING:
-    from twisted.python.failure import Failure
 
 _HAVE_SENDMSG = hasattr(socket.socket, "sendmsg")
 
@@ -93,6 +101,11 @@ class _Discard(WriteQueue):
 
 
 _DISCARD = _Discard()
+
+
+#: The reason of a connection closed by C{loseConnection}: one failure, made
+#: once, as Twisted's reactor shares its own.
+_CONNECTION_DONE = Failure(main.CONNECTION_DONE)
 
 
 def _lost() -> ConnectionLost:
@@ -300,16 +313,57 @@ class WriteThroughConnection(tcp.Connection):
             self._maybePauseProducer()
 
     def endOfTurn(self) -> None:
-        """Send what was written during the reactor turn that is ending."""
+        """
+        Send what was written during the reactor turn that is ending; then,
+        if C{loseConnection} was called and everything went, close.
+        """
         pending = self._pending
         if pending is not None:
             self._pending = None
             self._sendNow(pending)
+        else:
+            queue = self._queue
+            if queue:
+                self._queue = None
+                self._sendQueue(queue)
+        if self.disconnecting and self._queue is None and self.connected:
+            self._loseNow()
+
+    def loseConnection(self) -> None:
+        """
+        Close once everything written has been sent (see
+        C{twisted.internet.interfaces.ITransport.loseConnection}): at the
+        end of the reactor turn, right after its send, when the kernel takes
+        it all, without waiting for writability; else once the queue drains.
+        """
+        if self.TLS:
+            # startTLS put a TLS layer in: it closes through that layer.
+            super().loseConnection()
             return
-        queue = self._queue
-        if queue:
-            self._queue = None
-            self._sendQueue(queue)
+        if not self.connected or self.disconnecting:
+            return
+        if self._writeDisconnected or self._writeDisconnecting or self._queue is _DISCARD:
+            FileDescriptor.loseConnection(self)
+            return
+        self.stopReading()
+        self.disconnecting = True
+        if self._pending is None and self._queue is None:
+            self._turn.add(self)
+        # Otherwise bytes wait: the end of the turn sends them (and closes),
+        # or, for what the kernel refuses, doWrite does once they drain.
+
+    def _loseNow(self) -> None:
+        """
+        C{loseConnection} was called and nothing waits: lose the connection
+        as the reactor would after C{doWrite} sent the last byte, unless a
+        producer is to be asked for more first (as C{doWrite} does).
+        """
+        producer = self.producer
+        if producer is not None and (not self.streamingProducer or self.producerPaused):
+            self.startWriting()  # doWrite resumes it (and closes once it is done)
+            return
+        self.stopWriting()
+        self.connectionLost(_CONNECTION_DONE)
 
     def _sendNow(self, data: bytes) -> None:
         """Send C{data}, nothing else waiting; queue what the kernel refuses."""

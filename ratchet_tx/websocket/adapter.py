@@ -4,8 +4,10 @@ The Twisted adapter around a L{WebSocketProtocol}, for either role.
 
 The protocol decides everything about bytes and states; the adapter gives it
 the bytes read, writes what it returns, runs the clocks (the opening
-handshake's timeout, the closing handshake's, the heartbeat's pings), calls
-the application, and closes the transport when the protocol says so.  The
+handshake's timeout, on a FIFO of deadlines shared by the connections with
+the same timeout, L{ratchet_tx.websocket.deadlines}; the closing
+handshake's; the heartbeat's pings), calls the application, and closes the
+transport when the protocol says so.  The
 server's connection (L{ratchet_tx.websocket.connection.WebSocketConnection})
 adds the opening handshake's policy (origins, admission, the C{onHandshake}
 hook); the client's (L{ratchet_tx.client.connection.ClientConnection}) waits
@@ -27,6 +29,7 @@ from ratchet_tx.websocket.codecs.closecodes import CloseCode
 from ratchet_tx.websocket.codecs.errors import ProtocolError
 from ratchet_tx.websocket.codecs.events import Close, Ping, Pong
 from ratchet_tx.websocket.codecs.handshake import WebSocketVersion
+from ratchet_tx.websocket.deadlines import Deadline, deadlinesOf
 from ratchet_tx.websocket.framing import Frame, Message
 from ratchet_tx.websocket.protocol import (
     CLOSED,
@@ -110,9 +113,10 @@ class ProtocolConnection(ConnectionDecorator):
         self._lastHeard = 0.0
         self._pingSentAt: float | None = None
         self._pongWaiters: list[tuple[bytes, Deferred[None]]] | None = None
-        self._timer: IDelayedCall | None = layer.clock.callLater(
-            layer.settings.handshakeTimeout, self._timedOut, "opening handshake"
-        )
+        # One FIFO of deadlines per timeout length, not a timed call each.
+        self._timer: IDelayedCall | Deadline | None = deadlinesOf(
+            layer.clock, layer.settings.handshakeTimeout
+        ).add(self._openingTimedOut)
 
     # What the protocol knows.
 
@@ -450,6 +454,9 @@ class ProtocolConnection(ConnectionDecorator):
             self._timer = None
             if timer.active():
                 timer.cancel()
+
+    def _openingTimedOut(self) -> None:
+        self._timedOut("opening handshake")
 
     def _timedOut(self, what: str) -> None:
         self._timer = None

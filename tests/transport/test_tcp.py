@@ -40,7 +40,9 @@ from ratchet_tx.transport.reads import MAX_READ_SIZE, MIN_READ_SIZE
 from tests.integration.test_tls import makeCertificate
 from tests.transport.harness import (
     MATRIX,
+    Peer,
     Recorder,
+    RecordingFactory,
     TransportHarness,
     everyTransport,
     pattern,
@@ -330,6 +332,45 @@ class Closing(Backpressure):
         server.transport.write(b"after")
         self.runUntil(lambda: peer.eof)
         self.assertEqual(bytes(peer.received), b"before after")
+
+    def test_loseConnectionWithAPullProducer(self) -> None:
+        """
+        loseConnection with a pull producer registered and nothing waiting:
+        the producer is asked for more and the connection stays open; it
+        closes once the producer unregisters.
+        """
+        server, peer = self.connect()
+        producer = RecordingProducer()
+        server.transport.registerProducer(producer, False)
+        self.runUntil(lambda: producer.events)
+        del producer.events[:]
+        server.transport.loseConnection()
+        self.runUntil(lambda: "resume" in producer.events)
+        self.settle(0.05)
+        self.assertFalse(peer.eof)
+        self.assertEqual(server.lost, [])
+        server.transport.write(b"last")
+        server.transport.unregisterProducer()
+        self.runUntil(lambda: peer.eof)
+        self.assertEqual(bytes(peer.received), b"last")
+        self.lostOnce(server, ConnectionDone)
+
+    def test_loseConnectionOfManyInOneTurn(self) -> None:
+        """
+        Connections written to and closed in the same turn each get all of
+        their own bytes, then FIN.
+        """
+        pairs = [self.connect() for _ in range(8)]
+        for index, (server, _) in enumerate(pairs):
+            server.transport.write(b"first %d " % index)
+            if index % 2:
+                server.transport.writeSequence([b"second ", b"%d" % index])
+            server.transport.loseConnection()
+        for index, (server, peer) in enumerate(pairs):
+            self.runUntil(lambda: peer.eof)  # noqa: B023
+            expected = b"first %d " % index + (b"second %d" % index if index % 2 else b"")
+            self.assertEqual(bytes(peer.received), expected)
+            self.lostOnce(server, ConnectionDone)
 
     def test_writeAfterConnectionLostIsIgnored(self) -> None:
         server, peer = self.connect()
@@ -841,6 +882,142 @@ class WriteThrough(Backpressure):
         self.reactor.runUntilCurrent()
         self.assertEqual(self.receiveNow(firstPeer, 2), b"11")
         self.assertEqual(self.receiveNow(secondPeer, 1), b"2")
+
+    def test_smallAfterALargeWriteInOneTurn(self) -> None:
+        """
+        A small write, a large one (sent at once, with the small one), and
+        a small one again in one turn: each byte is sent once, in order.
+        """
+        server, peer = self.connect()
+        server.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 * MiB)
+        large = pattern(server.transport.sendAtOnceSize)
+        server.transport.write(b"first")
+        server.transport.write(large)
+        server.transport.write(b"last")
+        self.reactor.runUntilCurrent()
+        self.assertEqual(server.transport.bufferedAmount, 0)
+        expected = b"first" + large + b"last"
+        self.assertEqual(self.receiveNow(peer, len(expected)), expected)
+        self.settle(0.05)
+        self.assertEqual(bytes(peer.received), b"")
+
+    def fillKernelBuffers(self, transport) -> bytes:
+        """Fill the socket's buffers behind the transport's back; what was sent."""
+        sock = transport.getHandle()
+        sent = bytearray()
+        chunk = pattern(4096, seed=7)
+        while True:
+            try:
+                sent += chunk[: sock.send(chunk)]
+            except BlockingIOError:
+                return bytes(sent)
+
+    def test_refusedOrTakenInPartAtTheEndOfTheTurn(self) -> None:
+        """
+        A turn's write that the kernel refuses, then one it takes part of:
+        what is left waits for writability, and everything arrives in order.
+        """
+        server, peer = self.stalled()
+        filled = self.fillKernelBuffers(server.transport)
+        server.transport.write(b"refused")
+        self.reactor.runUntilCurrent()
+        self.assertEqual(server.transport.bufferedAmount, 7)
+        self.assertTrue(self.writing(server.transport))
+        self.settle(0.02)
+        peer.reading = True
+        self.assertArrives(peer, filled + b"refused")
+        peer.reading = False
+        del peer.received[:]
+        filled = self.fillKernelBuffers(server.transport)
+        taken = len(peer.sock.recv(8192))  # room for a part of the next write
+        self.settle(0.02)
+        large = pattern(server.transport.sendAtOnceSize - 1, seed=3)
+        server.transport.write(large)
+        self.reactor.runUntilCurrent()
+        self.assertGreater(server.transport.bufferedAmount, 0)
+        peer.reading = True
+        self.assertArrives(peer, (filled + large)[taken:])
+
+    def test_manyWritersInOneTurn(self) -> None:
+        """
+        Hundreds of connections written to in one turn each get their bytes.
+        """
+        factory = RecordingFactory()
+        port = self.listen(factory)
+        peers: list[Peer] = []
+        while len(peers) < 300:
+            # A few at a time: the listening backlog is short.
+            batch = [Peer(("127.0.0.1", port.getHost().port)) for _ in range(30)]
+            peers += batch
+            self.peers.extend(batch)
+            self.runUntil(lambda: len(factory.built) == len(peers))  # noqa: B023
+        self.runUntil(lambda: all(server.events for server in factory.built))
+        for index, server in enumerate(factory.built):
+            server.transport.write(b"to %d;" % index)
+        self.reactor.runUntilCurrent()
+        self.assertEqual([server.transport.bufferedAmount for server in factory.built], [0] * 300)
+        self.runUntil(lambda: all(peer.received for peer in peers))
+        received = sorted(bytes(peer.received) for peer in peers)
+        self.assertEqual(received, sorted(b"to %d;" % index for index in range(300)))
+
+    def test_loseConnectionAtTheEndOfTheTurn(self) -> None:
+        """
+        loseConnection after small writes: at the end of the turn they are
+        sent and the connection is lost right after, without waiting for
+        writability.
+        """
+        server, peer = self.connect()
+        server.transport.write(b"all ")
+        server.transport.writeSequence([b"of ", b"it"])
+        server.transport.loseConnection()
+        self.assertEqual(server.lost, [])
+        self.assertFalse(self.writing(server.transport))
+        self.reactor.runUntilCurrent()
+        self.assertEqual(len(server.lost), 1)
+        self.assertIs(server.lost[0].type, ConnectionDone)
+        self.assertEqual(self.receiveNow(peer, 9), b"all of it")
+        self.runUntil(lambda: peer.eof)
+        self.assertEqual(bytes(peer.received), b"")
+
+    def test_loseConnectionWithNothingWritten(self) -> None:
+        """Nothing to send: the connection is lost at the end of the turn."""
+        server, peer = self.connect()
+        server.transport.loseConnection()
+        self.assertFalse(self.writing(server.transport))
+        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
+        self.reactor.runUntilCurrent()
+        self.assertEqual(len(server.lost), 1)
+        self.assertIs(server.lost[0].type, ConnectionDone)
+        self.runUntil(lambda: peer.eof)
+
+    def test_loseConnectionWhenTheKernelRefuses(self) -> None:
+        """
+        What the kernel refuses at the end of the turn waits for
+        writability; the connection is lost once it has all gone.
+        """
+        server, peer = self.stalled()
+        data = pattern(256 * KiB)
+        server.transport.sendAtOnceSize = len(data) + 1
+        server.transport.write(data)
+        server.transport.loseConnection()
+        self.reactor.runUntilCurrent()
+        self.assertEqual(server.lost, [])
+        self.assertTrue(self.writing(server.transport))
+        peer.reading = True
+        self.runUntil(lambda: peer.eof)
+        self.assertEqual(bytes(peer.received), data)
+        self.lostOnce(server, ConnectionDone)
+
+    def test_abortAfterLoseConnectionInTheSameTurn(self) -> None:
+        """abortConnection after loseConnection, before the turn ends: aborted."""
+        server, peer = self.connect()
+        server.transport.write(b"dropped")
+        server.transport.loseConnection()
+        server.transport.abortConnection()
+        self.runUntil(lambda: peer.reset or peer.eof)
+        self.assertTrue(peer.reset)
+        self.assertEqual(bytes(peer.received), b"")
+        self.lostOnce(server, ConnectionAborted)
 
     def test_largeWriteIsSentAtOnce(self) -> None:
         """

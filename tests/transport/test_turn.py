@@ -70,3 +70,21 @@ class TurnTests(SynchronousTestCase):
         del clock
         gc.collect()
         self.assertIsNone(ref())
+
+    def test_writersThatAreNotTransports(self) -> None:
+        """
+        Writers that merely look like a transport (a pending write, no
+        socket) have their endOfTurn called.
+        """
+        clock, log = Clock(), list[object]()
+        turn = Turn(clock)
+        lookalike = Writer(log, "lookalike")
+        lookalike._pending = b"bytes"  # type: ignore[attr-defined]
+        lookalike._queue = None  # type: ignore[attr-defined]
+        lookalike.producer = None  # type: ignore[attr-defined]
+        lookalike.disconnecting = False  # type: ignore[attr-defined]
+        turn.add(Writer(log, "plain"))
+        turn.add(lookalike)
+        clock.advance(0)
+        self.assertEqual(log, ["plain", "lookalike"])
+        self.assertEqual(lookalike._pending, b"bytes")  # type: ignore[attr-defined]
