@@ -496,6 +496,16 @@ class Scenario:
     client_load: str = ""
 
 
+_BROADCAST = Scenario(
+    name="broadcast",
+    title="broadcast: 64-byte text, 1 sender to 1000 receivers, 16 in flight",
+    mode="broadcast",
+    args=["--conns", "1000", "--size", "64", "--window", "16"],
+    metric="deliveries_per_s",
+    unit="deliveries/s",
+)
+
+
 SCENARIOS = [
     Scenario(
         name="echo",
@@ -514,19 +524,12 @@ SCENARIOS = [
         metric="mib_per_s",
         unit="MiB/s",
     ),
-    Scenario(
-        name="broadcast",
-        title="broadcast: 64-byte text, 1 sender to 1000 receivers, 16 in flight",
-        mode="broadcast",
-        args=["--conns", "1000", "--size", "64", "--window", "16"],
-        metric="deliveries_per_s",
-        unit="deliveries/s",
-    ),
-    Scenario(
+    _BROADCAST,
+    dataclasses.replace(
+        _BROADCAST,
         name="latency",
         title="broadcast latency: 64-byte text, 1 sender to 1000 receivers, 1 in flight: "
         "send → last receiver, p50",
-        mode="broadcast",
         args=["--conns", "1000", "--size", "64", "--window", "1"],
         metric="latency_p50_ms",
         unit="ms",

@@ -358,8 +358,7 @@ class WriteThroughConnection(tcp.Connection):
         as the reactor would after C{doWrite} sent the last byte, unless a
         producer is to be asked for more first (as C{doWrite} does).
         """
-        producer = self.producer
-        if producer is not None and (not self.streamingProducer or self.producerPaused):
+        if self._producerWantsMore():
             self.startWriting()  # doWrite resumes it (and closes once it is done)
             return
         self.stopWriting()
@@ -420,7 +419,7 @@ class WriteThroughConnection(tcp.Connection):
 
     def _wroteAll(self) -> None:
         """The kernel took everything that waited."""
-        if self.producer is not None and (not self.streamingProducer or self.producerPaused):
+        if self._producerWantsMore():
             # A pull producer is asked for more, and a paused one resumed,
             # from doWrite, as Twisted does: never from within a write.
             self.startWriting()
@@ -500,14 +499,21 @@ class WriteThroughConnection(tcp.Connection):
             return self._closeWriteConnection()
         return None
 
+    def _producerWantsMore(self) -> bool:
+        """
+        Whether, once nothing waits, a producer is to be asked for more: a
+        pull producer, or a streaming one that was paused.
+        """
+        return self.producer is not None and (not self.streamingProducer or self.producerPaused)
+
     def _resumeProducer(self) -> bool:
         """
         Everything was sent: ask a pull producer or a paused streaming one
         for more.  Returns whether it did.
         """
-        producer: Any = self.producer
-        if producer is not None and (not self.streamingProducer or self.producerPaused):
+        if self._producerWantsMore():
             self.producerPaused = False
+            producer: Any = self.producer
             producer.resumeProducing()
             return True
         return False

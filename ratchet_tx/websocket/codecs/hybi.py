@@ -856,21 +856,16 @@ def encodeText(text: str) -> bytes:
     """
     Build an unmasked frame holding a whole text message (server to client).
     """
-    payload = text.encode("utf-8")
-    length = len(payload)
-    if length <= MAX_PAYLOAD_NORMAL:
-        return _SMALL_TEXT_HEADERS[length] + payload
-    return _header(FIN | _TEXT, 0, length) + payload
+    frame = frameText(text)
+    return frame.join() if isinstance(frame, Pieces) else frame
 
 
 def encodeBinary(data: bytes) -> bytes:
     """
     Build an unmasked frame holding a whole binary message (server to client).
     """
-    length = len(data)
-    if length <= MAX_PAYLOAD_NORMAL:
-        return _SMALL_BINARY_HEADERS[length] + data
-    return _header(FIN | _BINARY, 0, length) + data
+    frame = frameBinary(data)
+    return frame.join() if isinstance(frame, Pieces) else frame
 
 
 #: From this payload size on, L{frameText} and L{frameBinary} give the frame
