@@ -283,9 +283,6 @@ class TransportConnection:
             data = self._admit(message)
             if data is None:
                 return
-            if isinstance(data, Pieces):
-                self._sendPieces(data)
-                return
         else:
             data = message
         self.messagesOut += 1
@@ -294,18 +291,6 @@ class TransportConnection:
             held.append(data)  # the common case of a broadcast burst
         else:
             self._writeOrHold(data)
-
-    def _sendPieces(self, pieces: Pieces) -> None:
-        """Send a message given as L{Pieces}: held, or written as a sequence."""
-        self.messagesOut += 1
-        held = self._held
-        if held is not None:
-            held.append(pieces)
-        elif heldWrites.depth:
-            self._held = [pieces]
-            heldWrites.waiting.append(self)
-        else:
-            self._transport.writeSequence(pieces)
 
     def write(self, data: bytes) -> None:
         """
@@ -320,14 +305,19 @@ class TransportConnection:
         else:
             self._writeOrHold(data)
 
-    def _writeOrHold(self, data: bytes) -> None:
-        """The first write: held if a read is being handled, else written."""
+    def _writeOrHold(self, data: bytes | Pieces) -> None:
+        """
+        The first write: held if a read is being handled, else written
+        (L{Pieces} as a sequence, not joined).
+        """
         held = heldWrites
         if held.depth:
             self._held = [data]
             held.waiting.append(self)
+        elif type(data) is Pieces:
+            self._transport.writeSequence(data)
         else:
-            self._transport.write(data)
+            self._transport.write(data)  # type: ignore[arg-type]
 
     def flush(self) -> None:
         """Write what is held, now."""
